@@ -91,9 +91,21 @@ impl ZoneMap {
         }
     }
 
+    /// A prefix declared in `shared` is allowed everywhere, even when it covers zones (0.0.0.0/0).
+    fn is_declared_shared(&self, prefix: &IpNet) -> bool {
+        let owner = match prefix {
+            IpNet::V4(p) => self.v4.get(p),
+            IpNet::V6(p) => self.v6.get(p),
+        };
+        owner == Some(&Owner::Shared)
+    }
+
     /// Attribute a prefix: its covering owner plus every zone whose prefixes it contains.
     pub fn attribute(&self, prefix: &IpNet) -> Attribution {
         let prefix = prefix.trunc();
+        if self.is_declared_shared(&prefix) {
+            return Attribution::Shared;
+        }
         let (cover, inside): (Option<&Owner>, Vec<&Owner>) = match prefix {
             IpNet::V4(p) => (
                 self.v4.get_lpm(&p).map(|(_, o)| o),
