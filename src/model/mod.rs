@@ -352,7 +352,11 @@ impl Rejects {
             if excerpt.len() < text.len() {
                 excerpt.push('…');
             }
-            self.samples.push(Origin { locator: format!("line {line}: {reason}"), excerpt, ..Default::default() });
+            self.samples.push(Origin {
+                locator: format!("line {line}: {reason}"),
+                excerpt,
+                ..Default::default()
+            });
         }
     }
 
