@@ -1,1 +1,250 @@
-//! (being written)
+//! The nightly job, stage by stage:
+//!
+//! ```text
+//! begin run ─▶ collect each source ─▶ store payloads + facts ─▶ evaluate rule packs
+//!          ─▶ drift vs previous run ─▶ sign report (chained) ─▶ write .dsse.json + .md ─▶ finish run
+//! ```
+//!
+//! Every stage commits before the next starts, so a crash at any point leaves the earlier runs
+//! untouched and this run `running` in the database, which the next open marks `incomplete`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::collect::replay::{Collected, collect_source};
+use crate::config::Settings;
+use crate::evidence::keys::SigningKey;
+use crate::evidence::report::{Drift, RulePackRef as ReportPackRef, RunReport, Summary, ToolInfo, sign_report};
+use crate::model::{Facts, Finding, RuleResult, RuleStatus, Severity, SourceRun, SourceStatus};
+use crate::rules::{self, AuditInput, LoadedPack};
+use crate::store::{RunStatus, Store};
+
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    RulePack(#[from] rules::RulePackError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::EvidenceError),
+    #[error("{path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a finished run looked like, for the CLI and the demo.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub sources: Vec<SourceRun>,
+    pub results: Vec<RuleResult>,
+    pub findings: Vec<Finding>,
+    pub new: Vec<Finding>,
+    pub resolved: Vec<Finding>,
+    pub persisting: Vec<Finding>,
+    pub evidence_complete: bool,
+    pub report_file: Option<PathBuf>,
+    pub markdown_file: Option<PathBuf>,
+    pub report_digest: Option<String>,
+}
+
+impl RunOutcome {
+    /// Exit status per the CLI contract: 1 when a finding other than an evidence gap is at or
+    /// above `fail_on`; else 3 when evidence is incomplete; else 0.
+    pub fn exit_code(&self, fail_on: Severity) -> u8 {
+        let violation = self.findings.iter().any(|f| f.severity >= fail_on && !is_evidence_gap(f));
+        if violation {
+            1
+        } else if !self.evidence_complete {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+fn is_evidence_gap(f: &Finding) -> bool {
+    f.rule_id == "ZI-EVIDENCE-GAP"
+}
+
+/// Where signed run reports go.
+#[derive(Debug, Clone)]
+pub struct ReportSink {
+    pub dir: PathBuf,
+}
+
+pub struct RunOptions<'a> {
+    /// The run's start time (the demo uses the night's date; a real run, now).
+    pub started_at: DateTime<Utc>,
+    /// Only these sources (empty: all).
+    pub only_sources: &'a [String],
+    /// `None`: snapshot only (`collect`), no evaluation and no report.
+    pub evaluate: Option<(&'a SigningKey, &'a ReportSink)>,
+}
+
+/// Run the job: collect, store, and (unless snapshot-only) evaluate, sign and write the report.
+pub fn run(settings: &Settings, store: &mut Store, opts: RunOptions<'_>) -> Result<RunOutcome, PipelineError> {
+    // Rule packs are loaded before anything is written: a broken pack is a config error, not a run.
+    let packs = match opts.evaluate {
+        Some(_) => rules::load_packs(&settings.rule_packs)?,
+        None => Vec::new(),
+    };
+    let run_id = store.begin_run(&settings.cluster, opts.started_at, &settings.digest, TOOL_VERSION)?;
+    let mut facts = Facts::default();
+    let mut sources = Vec::new();
+    for spec in &settings.sources {
+        if !opts.only_sources.is_empty() && !opts.only_sources.contains(&spec.name) {
+            continue;
+        }
+        tracing::info!(source = %spec.name, kind = spec.kind.as_str(), "collecting");
+        let Collected { run, facts: source_facts, payloads } = collect_source(spec, settings);
+        for p in &payloads {
+            store.put_payload(&p.bytes)?;
+        }
+        store.record_source(run_id, &run, &source_facts)?;
+        log_source(&run);
+        facts.extend(source_facts);
+        sources.push(run);
+    }
+    let evidence_complete = sources.iter().all(|s| s.status == SourceStatus::Ok);
+    let Some((key, sink)) = opts.evaluate else {
+        store.finish_run(run_id, Utc::now(), RunStatus::Complete, evidence_complete)?;
+        return Ok(RunOutcome {
+            run_id,
+            started_at: opts.started_at,
+            sources,
+            results: Vec::new(),
+            findings: Vec::new(),
+            new: Vec::new(),
+            resolved: Vec::new(),
+            persisting: Vec::new(),
+            evidence_complete,
+            report_file: None,
+            markdown_file: None,
+            report_digest: None,
+        });
+    };
+    let evaluation = rules::evaluate(&packs, &AuditInput { settings, facts: &facts, sources: &sources });
+    store.record_evaluation(run_id, &evaluation.results, &evaluation.findings)?;
+    let previous = previous_findings(store, run_id)?;
+    let (new, resolved, persisting) = drift(&previous, &evaluation.findings);
+    let finished_at = Utc::now().max(opts.started_at);
+    let report = RunReport {
+        schema: crate::evidence::report::SCHEMA.to_string(),
+        run_id,
+        cluster: settings.cluster.clone(),
+        started_at: opts.started_at,
+        finished_at,
+        tool: ToolInfo { name: "zoneaudit".into(), version: TOOL_VERSION.into() },
+        config_digest: settings.digest.clone(),
+        rule_packs: pack_refs(&packs),
+        sources: sources.clone(),
+        results: evaluation.results.clone(),
+        findings: evaluation.findings.clone(),
+        drift: Drift {
+            new: new.iter().map(|f| f.fingerprint.clone()).collect(),
+            resolved: resolved.iter().map(|f| f.fingerprint.clone()).collect(),
+            persisting: persisting.iter().map(|f| f.fingerprint.clone()).collect(),
+        },
+        summary: summarize(&evaluation.results, &evaluation.findings, evidence_complete),
+        previous_report: store.previous_report_digest(run_id)?,
+    };
+    let signed = sign_report(&report, key)?;
+    let markdown = crate::evidence::markdown::render_run(&report);
+    let stem = format!("run-{run_id:06}-{}", opts.started_at.format("%Y%m%dT%H%M%SZ"));
+    let report_file = sink.dir.join(format!("{stem}.dsse.json"));
+    let markdown_file = sink.dir.join(format!("{stem}.md"));
+    write_file(&report_file, &signed.json)?;
+    write_file(&markdown_file, markdown.as_bytes())?;
+    store.record_report(run_id, &signed.digest, &signed.json, &markdown)?;
+    store.finish_run(run_id, finished_at, RunStatus::Complete, evidence_complete)?;
+    Ok(RunOutcome {
+        run_id,
+        started_at: opts.started_at,
+        sources,
+        results: evaluation.results,
+        findings: evaluation.findings,
+        new,
+        resolved,
+        persisting,
+        evidence_complete,
+        report_file: Some(report_file),
+        markdown_file: Some(markdown_file),
+        report_digest: Some(signed.digest),
+    })
+}
+
+fn log_source(run: &SourceRun) {
+    match run.status {
+        SourceStatus::Ok => tracing::info!(source = %run.name, status = "ok", "collected"),
+        _ => tracing::warn!(
+            source = %run.name,
+            status = run.status.as_str(),
+            error = run.error.as_deref().unwrap_or(""),
+            "source incomplete"
+        ),
+    }
+}
+
+/// Findings of the newest complete, evaluated run before this one.
+fn previous_findings(store: &Store, run_id: i64) -> Result<Vec<Finding>, PipelineError> {
+    let previous = store.runs()?.into_iter().rev().find(|r| r.id < run_id && r.status == RunStatus::Complete);
+    match previous {
+        Some(r) => Ok(store.findings(r.id)?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// New, resolved and persisting findings, by fingerprint.
+pub fn drift(previous: &[Finding], current: &[Finding]) -> (Vec<Finding>, Vec<Finding>, Vec<Finding>) {
+    let before: BTreeSet<&str> = previous.iter().map(|f| f.fingerprint.as_str()).collect();
+    let now: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
+    let new = current.iter().filter(|f| !before.contains(f.fingerprint.as_str())).cloned().collect();
+    let persisting = current.iter().filter(|f| before.contains(f.fingerprint.as_str())).cloned().collect();
+    let resolved = previous.iter().filter(|f| !now.contains(f.fingerprint.as_str())).cloned().collect();
+    (new, resolved, persisting)
+}
+
+fn pack_refs(packs: &[LoadedPack]) -> Vec<ReportPackRef> {
+    packs
+        .iter()
+        .map(|p| ReportPackRef {
+            name: p.pack.metadata.name.clone(),
+            version: p.pack.metadata.version.clone(),
+            digest: p.digest.clone(),
+        })
+        .collect()
+}
+
+fn summarize(results: &[RuleResult], findings: &[Finding], evidence_complete: bool) -> Summary {
+    let count = |s: RuleStatus| results.iter().filter(|r| r.status == s).count() as u64;
+    let mut by_severity = std::collections::BTreeMap::new();
+    for f in findings {
+        *by_severity.entry(f.severity.as_str().to_string()).or_insert(0u64) += 1;
+    }
+    Summary {
+        rules_passed: count(RuleStatus::Pass),
+        rules_failed: count(RuleStatus::Fail),
+        rules_error: count(RuleStatus::Error),
+        rules_skipped: count(RuleStatus::Skip),
+        findings_by_severity: by_severity,
+        evidence_complete,
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    let err = |source| PipelineError::Write { path: path.display().to_string(), source };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    // Write then rename: a report file is either whole or absent.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

@@ -1,1 +1,628 @@
-//! (being written)
+//! Arista EOS eAPI JSON: `show ip route vrf all` and `show ip bgp summary vrf all`.
+//!
+//! eAPI answers a JSON-RPC `runCmds` call with one output per command, in request order:
+//!
+//! ```text
+//!  {"jsonrpc":"2.0","id":…,"result":[ out0, out1, … ]}      or a bare `outN`
+//!  outN = {"vrfs": { VRF: {"routes": { PREFIX: {routeType, vias:[{nexthopAddr}]…} } } }}   -> Route
+//!       | {"vrfs": { VRF: {"asn": "65101", "peers": { PEER: {peerState, asn…} } } }}      -> BgpSession
+//!       | anything else under `vrfs` (`show vrf`)                                          -> ignored
+//!  {"error":{"code":1002,"message":…,"data":[out0, …, {"errors":[…]}]}}                    -> ParseError
+//! ```
+//!
+//! Outputs are recognised by shape, not by position, so the request may order its commands freely.
+//! Every fact's locator is the RFC 6901 pointer of its object in the payload
+//! (`/result/0/vrfs/YELLOW/routes/10.1.0.0~126`) and its excerpt is that object as compact JSON.
+//! Every route listed by EOS is active, so `best` is always true.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde_json::{Map, Value};
+
+use crate::collect::ParseError;
+use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
+
+/// Route and peer objects are small; the bound only protects reports from odd payloads.
+const MAX_EXCERPT_CHARS: usize = 1000;
+
+/// Parse an eAPI response (or one command's bare output) into routes and BGP sessions.
+pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
+    let doc: Value = serde_json::from_slice(raw).map_err(json_error)?;
+    let Value::Object(top) = &doc else {
+        return Err(shape("", "expected a JSON object (eAPI response or command output)"));
+    };
+    let mut facts = Facts::default();
+    if let Some(error) = top.get("error") {
+        return Err(rpc_error(error));
+    }
+    if let Some(result) = top.get("result") {
+        let Value::Array(outputs) = result else {
+            return Err(shape("/result", "expected an array with one output per command"));
+        };
+        for (i, output) in outputs.iter().enumerate() {
+            command_output(observer, output, &format!("/result/{i}"), &mut facts)?;
+        }
+    } else if top.contains_key("vrfs") {
+        command_output(observer, &doc, "", &mut facts)?;
+    } else {
+        return Err(shape(
+            "",
+            "expected a JSON-RPC response with 'result' or 'error', or a command output with 'vrfs'",
+        ));
+    }
+    Ok(facts)
+}
+
+fn json_error(e: serde_json::Error) -> ParseError {
+    let locator = format!("line {} column {}", e.line(), e.column());
+    let full = e.to_string();
+    let detail = full.split(" at line ").next().unwrap_or(&full);
+    let message = match e.classify() {
+        serde_json::error::Category::Eof => format!("truncated JSON: {detail}"),
+        _ => format!("malformed JSON: {detail}"),
+    };
+    ParseError::new(locator, message)
+}
+
+/// The place of a shape error: a JSON pointer, or `(root)` for the whole document.
+fn shape(pointer: &str, message: impl Into<String>) -> ParseError {
+    let locator = if pointer.is_empty() { "(root)".to_string() } else { pointer.to_string() };
+    ParseError::new(locator, message)
+}
+
+/// eAPI puts the outputs up to the failing command in `error.data`; the failing one holds `errors`.
+fn rpc_error(error: &Value) -> ParseError {
+    let code = error.get("code").map_or_else(|| "?".to_string(), |c| c.to_string());
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("(no message)");
+    let failing = error.get("data").and_then(Value::as_array).and_then(|data| {
+        data.iter().enumerate().rev().find_map(|(i, out)| out.get("errors").map(|errs| (i, errs)))
+    });
+    match failing {
+        Some((i, errs)) => {
+            let texts = match errs {
+                Value::Array(a) => {
+                    a.iter().map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string)).collect()
+                }
+                other => vec![other.to_string()],
+            };
+            ParseError::new(
+                format!("/error/data/{i}"),
+                format!(
+                    "eapi error {code}: {message}; command {} (index {i}) failed: {}",
+                    i + 1,
+                    texts.join("; ")
+                ),
+            )
+        }
+        None => ParseError::new("/error", format!("eapi error {code}: {message}")),
+    }
+}
+
+fn command_output(observer: &str, output: &Value, ptr: &str, facts: &mut Facts) -> Result<(), ParseError> {
+    let Value::Object(obj) = output else {
+        return Err(shape(ptr, "expected an object (one command's output)"));
+    };
+    if obj.get("output").is_some_and(Value::is_string) {
+        return Err(shape(ptr, "text output; the request must ask for format \"json\""));
+    }
+    if let Some(errs) = obj.get("errors") {
+        return Err(shape(&format!("{ptr}/errors"), format!("command failed: {errs}")));
+    }
+    let Some(vrfs) = obj.get("vrfs") else {
+        return Err(shape(
+            ptr,
+            "expected 'vrfs' (output of 'show ip route vrf all' or 'show ip bgp summary vrf all')",
+        ));
+    };
+    let Value::Object(vrfs) = vrfs else {
+        return Err(shape(&format!("{ptr}/vrfs"), "expected an object keyed by VRF name"));
+    };
+    for (vrf, body) in vrfs {
+        let vptr = format!("{ptr}/vrfs/{}", escape(vrf));
+        let Value::Object(body) = body else {
+            return Err(shape(&vptr, "expected an object (one VRF)"));
+        };
+        if let Some(routes) = body.get("routes") {
+            vrf_routes(observer, vrf, routes, &vptr, facts)?;
+        } else if let Some(peers) = body.get("peers") {
+            vrf_peers(observer, vrf, body, peers, &vptr, facts)?;
+        }
+        // Neither: `show vrf` and similar outputs, which carry no routes or sessions.
+    }
+    Ok(())
+}
+
+fn vrf_routes(
+    observer: &str,
+    vrf: &str,
+    routes: &Value,
+    vptr: &str,
+    facts: &mut Facts,
+) -> Result<(), ParseError> {
+    let Value::Object(routes) = routes else {
+        return Err(shape(&format!("{vptr}/routes"), "expected an object keyed by prefix"));
+    };
+    for (prefix, route) in routes {
+        let rptr = format!("{vptr}/routes/{}", escape(prefix));
+        let net: IpNet =
+            prefix.parse().map_err(|_| shape(&rptr, format!("expected a prefix as key, got {prefix:?}")))?;
+        let Value::Object(obj) = route else {
+            return Err(shape(&rptr, "expected an object (one route)"));
+        };
+        let route_type = opt_str(obj, "routeType", &rptr)?
+            .ok_or_else(|| shape(&format!("{rptr}/routeType"), "expected a string (missing)"))?;
+        let next_hops = vias(obj, &rptr)?;
+        facts.routes.push(Route {
+            observer: observer.to_string(),
+            table: vrf.to_string(),
+            prefix: net,
+            next_hops,
+            protocol: route_type.to_ascii_lowercase(),
+            learned_from: None,
+            as_path: Vec::new(),
+            best: true,
+            origin: Origin::at_pointer(rptr, excerpt(route)),
+        });
+    }
+    Ok(())
+}
+
+/// `nexthopAddr` per via; connected routes have none (or `0.0.0.0` / `""`), EVPN routes have an
+/// empty one and the remote VTEP in `vtepAddr`.
+fn vias(route: &Map<String, Value>, rptr: &str) -> Result<Vec<IpAddr>, ParseError> {
+    let Some(vias) = route.get("vias") else { return Ok(Vec::new()) };
+    let Value::Array(vias) = vias else {
+        return Err(shape(&format!("{rptr}/vias"), "expected an array"));
+    };
+    let mut out = Vec::new();
+    for (i, via) in vias.iter().enumerate() {
+        let vptr = format!("{rptr}/vias/{i}");
+        let Value::Object(via) = via else {
+            return Err(shape(&vptr, "expected an object (one next hop)"));
+        };
+        for key in ["nexthopAddr", "vtepAddr"] {
+            let Some(text) = opt_str(via, key, &vptr)?.filter(|t| !t.is_empty()) else { continue };
+            let addr = parse_addr(text).ok_or_else(|| {
+                shape(&format!("{vptr}/{key}"), format!("expected an IP address, got {text:?}"))
+            })?;
+            if !addr.is_unspecified() {
+                out.push(addr);
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn vrf_peers(
+    observer: &str,
+    vrf: &str,
+    body: &Map<String, Value>,
+    peers: &Value,
+    vptr: &str,
+    facts: &mut Facts,
+) -> Result<(), ParseError> {
+    let local_asn = match body.get("asn") {
+        Some(v) => Some(
+            parse_asn(v)
+                .ok_or_else(|| shape(&format!("{vptr}/asn"), format!("expected an AS number, got {v}")))?,
+        ),
+        None => None,
+    };
+    let Value::Object(peers) = peers else {
+        return Err(shape(&format!("{vptr}/peers"), "expected an object keyed by peer address"));
+    };
+    for (peer, p) in peers {
+        let pptr = format!("{vptr}/peers/{}", escape(peer));
+        let peer_addr = parse_addr(peer)
+            .ok_or_else(|| shape(&pptr, format!("expected an IP address as key, got {peer:?}")))?;
+        let Value::Object(obj) = p else {
+            return Err(shape(&pptr, "expected an object (one peer)"));
+        };
+        let state = opt_str(obj, "peerState", &pptr)?
+            .ok_or_else(|| shape(&format!("{pptr}/peerState"), "expected a string (missing)"))?;
+        // `show bgp summary` (multi-AFI model) names the peer AS `peerAsn`.
+        let asn_key = if obj.contains_key("asn") { "asn" } else { "peerAsn" };
+        let peer_asn = match obj.get(asn_key) {
+            Some(v) => Some(parse_asn(v).ok_or_else(|| {
+                shape(&format!("{pptr}/{asn_key}"), format!("expected an AS number, got {v}"))
+            })?),
+            None => None,
+        };
+        let prefixes_received = match opt_u64(obj, "prefixReceived", &pptr)? {
+            Some(n) => Some(n),
+            None => match obj.get("ipv4Unicast") {
+                Some(Value::Object(afi)) => opt_u64(afi, "nlrisReceived", &format!("{pptr}/ipv4Unicast"))?,
+                _ => None,
+            },
+        };
+        let since = match obj.get("upDownTime") {
+            Some(v) => Some(v.as_f64().and_then(epoch_to_rfc3339).ok_or_else(|| {
+                shape(&format!("{pptr}/upDownTime"), format!("expected epoch seconds, got {v}"))
+            })?),
+            None => None,
+        };
+        let session_type = match (peer_asn, local_asn) {
+            (Some(a), Some(b)) if a == b => SessionType::Ibgp,
+            (Some(_), Some(_)) => SessionType::Ebgp,
+            _ => SessionType::Unknown,
+        };
+        facts.sessions.push(BgpSession {
+            observer: observer.to_string(),
+            vrf: (vrf != "default").then(|| vrf.to_string()),
+            protocol: None,
+            local_addr: None,
+            peer_addr,
+            peer_asn,
+            state: state.to_string(),
+            since,
+            session_type,
+            prefixes_received,
+            origin: Origin::at_pointer(pptr, excerpt(p)),
+        });
+    }
+    Ok(())
+}
+
+fn opt_str<'v>(obj: &'v Map<String, Value>, key: &str, ptr: &str) -> Result<Option<&'v str>, ParseError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(shape(&format!("{ptr}/{key}"), format!("expected a string, got {other}"))),
+    }
+}
+
+fn opt_u64(obj: &Map<String, Value>, key: &str, ptr: &str) -> Result<Option<u64>, ParseError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            shape(&format!("{ptr}/{key}"), format!("expected a non-negative integer, got {v}"))
+        }),
+    }
+}
+
+/// EOS gives AS numbers as strings (asplain `"65001"` or asdot `"65002.2048"`); old releases as
+/// integers.
+fn parse_asn(v: &Value) -> Option<u32> {
+    match v {
+        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Value::String(s) => match s.split_once('.') {
+            Some((hi, lo)) => {
+                let hi: u16 = hi.parse().ok()?;
+                let lo: u16 = lo.parse().ok()?;
+                Some(u32::from(hi) << 16 | u32::from(lo))
+            }
+            None => s.parse().ok(),
+        },
+        _ => None,
+    }
+}
+
+/// `upDownTime` is the epoch time of the last state change (not a duration).
+fn epoch_to_rfc3339(secs: f64) -> Option<String> {
+    if !secs.is_finite() || !(0.0..1e11).contains(&secs) {
+        return None;
+    }
+    let whole = secs.trunc();
+    let nanos = ((secs - whole) * 1e9) as u32;
+    chrono::DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Link-local peers carry their interface (`fe80::1%Et3`).
+fn parse_addr(s: &str) -> Option<IpAddr> {
+    s.split('%').next().unwrap_or(s).parse().ok()
+}
+
+/// RFC 6901: `~` -> `~0`, `/` -> `~1`.
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn excerpt(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() <= MAX_EXCERPT_CHARS {
+        return s;
+    }
+    let mut out: String = s.chars().take(MAX_EXCERPT_CHARS).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: &str = include_str!("../../tests/fixtures/eos/eos-show-ip-route-vrf-all.json");
+    const BGP: &str = include_str!("../../tests/fixtures/eos/eos-show-ip-bgp-summary-vrf-all.json");
+    const VRFS: &str = include_str!("../../tests/fixtures/eos/eos-show-vrf.json");
+    const ERROR: &str = include_str!("../../tests/fixtures/eos/eos-eapi-error-response.json");
+    const REQUEST: &str = include_str!("../../tests/fixtures/eos/eos-eapi-request.json");
+
+    fn ok(raw: &str) -> Facts {
+        parse("leaf01", raw.as_bytes()).unwrap_or_else(|e| panic!("parse failed: {e}"))
+    }
+
+    fn err(raw: &str) -> ParseError {
+        match parse("leaf01", raw.as_bytes()) {
+            Ok(f) => {
+                panic!("expected an error, got {} routes / {} sessions", f.routes.len(), f.sessions.len())
+            }
+            Err(e) => e,
+        }
+    }
+
+    /// The response to the request in `eos-eapi-request.json`: one output per command, in order.
+    fn response() -> String {
+        format!(r#"{{"jsonrpc": "2.0", "id": "zoneaudit-leaf01-1", "result": [{ROUTES}, {BGP}, {VRFS}]}}"#)
+    }
+
+    fn route<'f>(f: &'f Facts, vrf: &str, prefix: &str) -> &'f Route {
+        f.routes
+            .iter()
+            .find(|r| r.table == vrf && r.prefix.to_string() == prefix)
+            .unwrap_or_else(|| panic!("no route {vrf} {prefix}"))
+    }
+
+    fn peer<'f>(f: &'f Facts, addr: &str) -> &'f BgpSession {
+        f.sessions
+            .iter()
+            .find(|s| s.peer_addr.to_string() == addr)
+            .unwrap_or_else(|| panic!("no peer {addr}"))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn bare_route_output_gives_every_route_per_vrf() {
+        let f = ok(ROUTES);
+        assert!(f.sessions.is_empty());
+        let per_vrf = |v: &str| f.routes.iter().filter(|r| r.table == v).count();
+        assert_eq!((per_vrf("default"), per_vrf("ZONE-PROD"), per_vrf("ZONE-DEV")), (3, 5, 3));
+        assert!(f.routes.iter().all(|r| r.best && r.as_path.is_empty() && r.learned_from.is_none()));
+
+        let ecmp = route(&f, "ZONE-PROD", "10.20.0.0/26");
+        assert_eq!(ecmp.protocol, "ibgp");
+        assert_eq!(ecmp.next_hops, vec![ip("10.110.0.11"), ip("10.110.0.12")]);
+        assert_eq!(ecmp.observer, "leaf01");
+        assert_eq!(ecmp.origin.locator, "/vrfs/ZONE-PROD/routes/10.20.0.0~126");
+        let quoted: Value = serde_json::from_str(&ecmp.origin.excerpt).unwrap();
+        assert_eq!(quoted["routeType"], "iBGP");
+        assert!(!ecmp.origin.excerpt.contains('\n'), "compact JSON");
+
+        let firewall_path = route(&f, "ZONE-PROD", "10.30.0.0/26");
+        assert_eq!(firewall_path.protocol, "ebgp");
+        assert_eq!(firewall_path.next_hops, vec![ip("172.31.100.1")]);
+
+        let connected = route(&f, "ZONE-DEV", "10.120.0.0/24");
+        assert_eq!(connected.protocol, "connected");
+        assert!(connected.next_hops.is_empty(), "connected vias have only an interface");
+        let aggregate = route(&f, "ZONE-DEV", "10.30.0.0/16");
+        assert_eq!(aggregate.protocol, "bgpaggregate");
+        assert!(aggregate.next_hops.is_empty());
+    }
+
+    #[test]
+    fn bare_bgp_summary_gives_one_session_per_peer() {
+        let f = ok(BGP);
+        assert!(f.routes.is_empty());
+        assert_eq!(f.sessions.len(), 5);
+        let underlay = peer(&f, "10.255.1.0");
+        assert_eq!(underlay.vrf, None, "default VRF");
+        assert_eq!(underlay.peer_asn, Some(65001));
+        assert_eq!(underlay.session_type, SessionType::Ebgp);
+        assert_eq!(underlay.prefixes_received, Some(14));
+        assert_eq!(underlay.since.as_deref(), Some("2024-07-15T21:55:27Z"));
+        assert_eq!(underlay.protocol, None);
+
+        let rr = peer(&f, "10.110.0.11");
+        assert_eq!(rr.vrf.as_deref(), Some("ZONE-PROD"));
+        assert_eq!(rr.peer_asn, Some(64512));
+        assert!(rr.is_established());
+        assert_eq!(rr.origin.locator, "/vrfs/ZONE-PROD/peers/10.110.0.11");
+        let quoted: Value = serde_json::from_str(&rr.origin.excerpt).unwrap();
+        assert_eq!(quoted["peerState"], "Established");
+
+        let firewall = peer(&f, "172.31.100.1");
+        assert_eq!(firewall.state, "Active");
+        assert_eq!(firewall.since.as_deref(), Some("2024-07-16T20:00:11Z"));
+        assert_eq!(peer(&f, "10.120.0.21").vrf.as_deref(), Some("ZONE-DEV"));
+    }
+
+    #[test]
+    fn json_rpc_response_is_read_by_shape_with_pointers_into_result() {
+        let f = ok(&response());
+        assert_eq!(f.routes.len(), 11);
+        assert_eq!(f.sessions.len(), 5, "show vrf adds nothing");
+        assert_eq!(
+            route(&f, "ZONE-PROD", "10.20.0.0/26").origin.locator,
+            "/result/0/vrfs/ZONE-PROD/routes/10.20.0.0~126"
+        );
+        assert_eq!(peer(&f, "10.110.0.12").origin.locator, "/result/1/vrfs/ZONE-PROD/peers/10.110.0.12");
+
+        let swapped = format!(r#"{{"jsonrpc": "2.0", "id": 7, "result": [{BGP}, {ROUTES}]}}"#);
+        let g = ok(&swapped);
+        assert_eq!((g.routes.len(), g.sessions.len()), (11, 5));
+        assert_eq!(peer(&g, "10.110.0.12").origin.locator, "/result/0/vrfs/ZONE-PROD/peers/10.110.0.12");
+    }
+
+    #[test]
+    fn same_asn_is_ibgp_and_asdot_or_integer_asns_are_read() {
+        let raw = r#"{"vrfs": {"YELLOW": {"vrf": "YELLOW", "asn": "65002.2048", "peers": {
+            "10.1.0.1": {"peerState": "Established", "asn": "65002.2048", "prefixReceived": 3, "upDownTime": 0},
+            "fe80::a8c1:abff:fe94:4171%Et3": {"peerState": "Idle", "asn": 65001}
+        }}}}"#;
+        let f = ok(raw);
+        let same = peer(&f, "10.1.0.1");
+        assert_eq!(same.peer_asn, Some(4_259_973_120));
+        assert_eq!(same.session_type, SessionType::Ibgp);
+        assert_eq!(same.since.as_deref(), Some("1970-01-01T00:00:00Z"));
+        let link_local = peer(&f, "fe80::a8c1:abff:fe94:4171");
+        assert_eq!(link_local.peer_asn, Some(65001));
+        assert_eq!(link_local.session_type, SessionType::Ebgp);
+        assert_eq!(link_local.prefixes_received, None);
+        assert_eq!(link_local.since, None);
+        assert_eq!(link_local.origin.locator, "/vrfs/YELLOW/peers/fe80::a8c1:abff:fe94:4171%Et3");
+    }
+
+    #[test]
+    fn newer_multi_afi_summary_model_is_read() {
+        let raw = r#"{"vrfs": {"default": {"asn": "65101", "peers": {"10.0.0.1": {
+            "peerState": "Established", "peerAsn": "65101",
+            "ipv4Unicast": {"afiSafiState": "negotiated", "nlrisReceived": 4, "nlrisAccepted": 4}}}}}}"#;
+        let s = &ok(raw).sessions[0];
+        assert_eq!(s.peer_asn, Some(65101));
+        assert_eq!(s.session_type, SessionType::Ibgp);
+        assert_eq!(s.prefixes_received, Some(4));
+    }
+
+    #[test]
+    fn pointers_escape_tilde_and_slash_and_next_hops_skip_placeholders() {
+        let raw = r#"{"vrfs": {"A/B~C": {"routes": {
+            "10.0.0.0/8": {"routeType": "eBGP", "vias": [{"interface": "Et1", "nexthopAddr": "0.0.0.0"}, {"interface": "Et2", "nexthopAddr": "10.9.9.9"}]},
+            "10.1.0.0/16": {"routeType": "eBGP", "vias": [{"vtepAddr": "10.0.0.134", "nexthopAddr": "", "routerMac": "44:38:39:24:3f:16", "vni": 999}]}
+        }}}}"#;
+        let f = ok(raw);
+        let r = route(&f, "A/B~C", "10.0.0.0/8");
+        assert_eq!(r.origin.locator, "/vrfs/A~1B~0C/routes/10.0.0.0~18");
+        assert_eq!(r.next_hops, vec![ip("10.9.9.9")], "0.0.0.0 is no next hop");
+        assert_eq!(
+            route(&f, "A/B~C", "10.1.0.0/16").next_hops,
+            vec![ip("10.0.0.134")],
+            "EVPN: the remote VTEP"
+        );
+    }
+
+    #[test]
+    fn eapi_error_names_code_message_and_failing_command() {
+        let e = err(ERROR);
+        assert_eq!(e.locator, "/error/data/1");
+        assert!(e.message.contains("1002"), "{e}");
+        assert!(
+            e.message.contains("CLI command 2 of 2 'show ip bgp summry vrf all' failed: invalid command"),
+            "{e}"
+        );
+        assert!(
+            e.message.contains("command 2 (index 1) failed: Invalid input (at token 3: 'summry')"),
+            "{e}"
+        );
+        let e = err(r#"{"jsonrpc": "2.0", "id": 1, "error": {"code": 1005, "message": "unauthorized"}}"#);
+        assert_eq!(e.to_string(), "/error: eapi error 1005: unauthorized");
+    }
+
+    #[test]
+    fn malformed_and_truncated_json_name_line_and_column() {
+        let e = err("{\n  \"vrfs\": {\n    \"default\": [}\n}");
+        assert_eq!(e.locator, "line 3 column 17");
+        assert!(e.message.starts_with("malformed JSON"), "{e}");
+
+        let cut = &ROUTES[..ROUTES.len() / 2];
+        let e = err(cut);
+        assert!(e.locator.starts_with("line ") && e.locator.contains(" column "), "{e}");
+        assert!(e.message.starts_with("truncated JSON"), "{e}");
+        assert!(err("").message.starts_with("truncated JSON"));
+        assert!(parse("leaf01", &[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn wrong_shapes_name_the_pointer_and_what_was_expected() {
+        let cases = [
+            (REQUEST, "(root)", "expected a JSON-RPC response"),
+            ("[1, 2]", "(root)", "expected a JSON object"),
+            (r#"{"result": {}}"#, "/result", "expected an array"),
+            (r#"{"result": [{"output": "Gateway of last resort..."}]}"#, "/result/0", "format \"json\""),
+            (r#"{"result": [{}, {"routes": {}}]}"#, "/result/0", "expected 'vrfs'"),
+            (r#"{"vrfs": []}"#, "/vrfs", "expected an object keyed by VRF name"),
+            (r#"{"vrfs": {"X": {"routes": {"bogus": {}}}}}"#, "/vrfs/X/routes/bogus", "expected a prefix"),
+            (
+                r#"{"vrfs": {"X": {"routes": {"10.0.0.0/8": {"vias": []}}}}}"#,
+                "/vrfs/X/routes/10.0.0.0~18/routeType",
+                "expected a string",
+            ),
+            (
+                r#"{"vrfs": {"X": {"routes": {"10.0.0.0/8": {"routeType": "static", "vias": [{"nexthopAddr": "nope"}]}}}}}"#,
+                "/vrfs/X/routes/10.0.0.0~18/vias/0/nexthopAddr",
+                "expected an IP address",
+            ),
+            (
+                r#"{"vrfs": {"X": {"peers": {"router-1": {}}}}}"#,
+                "/vrfs/X/peers/router-1",
+                "expected an IP address",
+            ),
+            (
+                r#"{"vrfs": {"X": {"peers": {"10.0.0.1": {"asn": "1"}}}}}"#,
+                "/vrfs/X/peers/10.0.0.1/peerState",
+                "expected a string",
+            ),
+            (
+                r#"{"vrfs": {"X": {"peers": {"10.0.0.1": {"peerState": "Idle", "asn": "AS1"}}}}}"#,
+                "/vrfs/X/peers/10.0.0.1/asn",
+                "expected an AS number",
+            ),
+            (
+                r#"{"vrfs": {"X": {"peers": {"10.0.0.1": {"peerState": "Idle", "upDownTime": "yesterday"}}}}}"#,
+                "/vrfs/X/peers/10.0.0.1/upDownTime",
+                "expected epoch seconds",
+            ),
+        ];
+        for (raw, locator, expected) in cases {
+            let e = err(raw);
+            assert_eq!(e.locator, locator, "{raw}");
+            assert!(e.message.contains(expected), "{raw}: {e}");
+        }
+    }
+
+    #[test]
+    fn bgp_not_configured_gives_no_sessions() {
+        let f = ok(
+            r#"{"jsonrpc": "2.0", "id": 1, "result": [{"vrfs": {}}, {"vrfs": {"default": {"asn": "1", "peers": {}}}}]}"#,
+        );
+        assert_eq!(f, Facts::default());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn never_panics_on_any_bytes(raw in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let _ = parse("x", &raw);
+            }
+
+            #[test]
+            fn never_panics_on_json_shaped_text(text in r#"[{}\[\]",:0-9a-zA-Z./~%-]{0,200}"#) {
+                let _ = parse("x", text.as_bytes());
+            }
+
+            #[test]
+            fn never_panics_on_cut_samples(cut in 0usize..6000, which in 0usize..3) {
+                let full = match which { 0 => ROUTES.to_string(), 1 => BGP.to_string(), _ => response() };
+                let bytes = full.as_bytes();
+                let _ = parse("x", &bytes[..cut.min(bytes.len())]);
+            }
+
+            #[test]
+            fn never_panics_on_arbitrary_values_in_the_shape(
+                key in "[ -~]{0,12}",
+                value in prop_oneof![
+                    Just("null".to_string()), Just("[]".to_string()), Just("{}".to_string()),
+                    Just("-1".to_string()), Just("1e400".to_string()), Just("18446744073709551616".to_string()),
+                    "\"[ -~]{0,12}\"",
+                ],
+            ) {
+                let key = serde_json::to_string(&key).unwrap();
+                for raw in [
+                    format!(r#"{{"vrfs": {{"X": {{"routes": {{{key}: {{"routeType": {value}, "vias": [{{"nexthopAddr": {value}}}]}}}}}}}}}}"#),
+                    format!(r#"{{"vrfs": {{"X": {{"asn": {value}, "peers": {{{key}: {{"peerState": {value}, "asn": {value}, "upDownTime": {value}, "prefixReceived": {value}}}}}}}}}}}"#),
+                    format!(r#"{{"error": {{"code": {value}, "message": {value}, "data": [{{"errors": {value}}}]}}}}"#),
+                ] {
+                    let _ = parse("x", raw.as_bytes());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The replay (file) form of every source: read recorded payloads, parse them with the source
+//! kind's pure parser, and account for every byte.
+//!
+//! A source that fails costs that source, not the run: errors become a `failed` (nothing readable)
+//! or `partial` (some files or lines unreadable) [`SourceRun`], never an early return.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::collect::{ParseError, bird, calico, eos, panos};
+use crate::config::{Settings, SourceKind, SourceSpec};
+use crate::evidence::canonical::sha256_hex;
+use crate::model::{Facts, PayloadRef, Rejects, SourceRun, SourceStatus};
+
+/// Recorded payloads are bounded: a runaway file must not exhaust the pod's memory.
+pub const MAX_PAYLOAD_BYTES: u64 = 512 * 1024 * 1024;
+
+/// One raw payload with its digest: what evidence points at.
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub name: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What one source yielded in one run.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub run: SourceRun,
+    pub facts: Facts,
+    pub payloads: Vec<Payload>,
+}
+
+/// Parse one payload of a kind. `attribute` maps firewall log addresses to zones.
+pub fn parse_payload(
+    kind: SourceKind,
+    observer: &str,
+    bytes: &[u8],
+    attribute: &dyn Fn(IpAddr) -> Option<String>,
+) -> Result<(Facts, Rejects), ParseError> {
+    match kind {
+        SourceKind::Calico => calico::parse(bytes).map(|f| (f, Rejects::default())),
+        SourceKind::Bird => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+                ParseError::at_line(line, "not UTF-8 text")
+            })?;
+            bird::parse(observer, text).map(|f| (f, Rejects::default()))
+        }
+        SourceKind::Eos => eos::parse(observer, bytes).map(|f| (f, Rejects::default())),
+        SourceKind::Panos => {
+            let (facts, rejects) = panos::parse(bytes, attribute);
+            if facts.flows.is_empty() && rejects.total() > 0 {
+                let first = rejects.samples.first().map(|o| o.locator.clone()).unwrap_or_default();
+                return Err(ParseError::new(first, format!("no readable PAN-OS TRAFFIC line ({} rejected)", rejects.total())));
+            }
+            Ok((facts, rejects))
+        }
+    }
+}
+
+/// Every regular file a source names, directories expanded (sorted, not recursive).
+pub fn expand_files(files: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(f)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            inside.sort();
+            out.extend(inside);
+        } else {
+            out.push(f.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn read_payload(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.len() > MAX_PAYLOAD_BYTES {
+        return Err(format!("{}: {} bytes is over the {} byte limit", path.display(), meta.len(), MAX_PAYLOAD_BYTES));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Collect one source from its recorded files.
+pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
+    let started_at = Utc::now();
+    let attribute = |a: IpAddr| settings.zone_map.zone_of_addr(a).map(str::to_string);
+    let mut facts = Facts::default();
+    let mut rejects = Rejects::default();
+    let mut payloads = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut files_ok = 0usize;
+    match expand_files(&spec.files) {
+        Err(e) => errors.push(format!("listing files: {e}")),
+        Ok(files) if files.is_empty() => errors.push("no input files found".to_string()),
+        Ok(files) => {
+            for path in files {
+                let name = path.display().to_string();
+                let bytes = match read_payload(&path) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let sha256 = sha256_hex(&bytes);
+                match parse_payload(spec.kind, &spec.observer, &bytes, &attribute) {
+                    Ok((mut f, r)) => {
+                        f.stamp(&spec.name, &sha256);
+                        facts.extend(f);
+                        merge_rejects(&mut rejects, r, &name);
+                        files_ok += 1;
+                    }
+                    Err(e) => errors.push(e.in_file(name.clone()).to_string()),
+                }
+                payloads.push(Payload { name, sha256, bytes });
+            }
+        }
+    }
+    let status = if files_ok == 0 {
+        SourceStatus::Failed
+    } else if !errors.is_empty() || !rejects.is_empty() {
+        SourceStatus::Partial
+    } else {
+        SourceStatus::Ok
+    };
+    if !rejects.is_empty() && errors.is_empty() {
+        errors.push(format!("{} unreadable lines", rejects.total()));
+    }
+    let mut counts: std::collections::BTreeMap<String, u64> =
+        facts.counts().into_iter().map(|(k, v)| (k.to_string(), v as u64)).collect();
+    counts.insert("payloads".into(), payloads.len() as u64);
+    let run = SourceRun {
+        name: spec.name.clone(),
+        kind: spec.kind.as_str().to_string(),
+        status,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
+        started_at,
+        finished_at: Utc::now(),
+        counts,
+        payloads: payloads
+            .iter()
+            .map(|p| PayloadRef { name: p.name.clone(), sha256: p.sha256.clone(), size: p.bytes.len() as u64 })
+            .collect(),
+        rejects,
+    };
+    Collected { run, facts, payloads }
+}
+
+/// Rejected-line samples keep the file they came from, so a reader can find them.
+fn merge_rejects(into: &mut Rejects, from: Rejects, file: &str) {
+    for (reason, n) in from.counts {
+        *into.counts.entry(reason).or_insert(0) += n;
+    }
+    into.samples.extend(from.samples.into_iter().map(|mut o| {
+        o.locator = format!("{file}: {}", o.locator);
+        o
+    }));
+}

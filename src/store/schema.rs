@@ -1,0 +1,128 @@
+//! Schema migrations. The schema version is SQLite's `user_version`; append new `M::up` steps,
+//! never edit a released one (a database that already ran it would not see the change).
+//!
+//! Conventions: tables are `STRICT`; timestamps are RFC 3339 UTC text; JSON columns are text checked
+//! with `json_valid`; children of a run cascade on delete so that retention removes a run in one
+//! statement, while payloads are only ever referenced (never cascaded) and so cannot disappear under
+//! a source run or an evidence item that points at them.
+
+use rusqlite_migration::{M, Migrations};
+
+const MIGRATION_STEPS: &[M<'static>] = &[M::up(
+    r#"
+CREATE TABLE runs (
+    -- AUTOINCREMENT: run ids appear in signed reports, so a pruned id must never be handed out again.
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster           TEXT NOT NULL,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT,
+    status            TEXT NOT NULL CHECK (status IN ('running', 'complete', 'incomplete', 'failed')),
+    config_digest     TEXT NOT NULL,
+    tool_version      TEXT NOT NULL,
+    evidence_complete INTEGER CHECK (evidence_complete IN (0, 1))
+) STRICT;
+CREATE INDEX runs_status ON runs (status);
+
+CREATE TABLE source_runs (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed')),
+    error       TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    counts      TEXT NOT NULL CHECK (json_valid(counts)),
+    rejects     TEXT NOT NULL CHECK (json_valid(rejects)),
+    UNIQUE (run_id, name)
+) STRICT;
+
+-- Raw bytes as fetched, keyed by their SHA-256: an unchanged source adds no bytes night after night.
+CREATE TABLE payloads (
+    sha256     TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+    size       INTEGER NOT NULL CHECK (size >= 0),   -- uncompressed
+    zlib       BLOB NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE source_payloads (
+    source_run_id INTEGER NOT NULL REFERENCES source_runs (id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL,
+    name          TEXT NOT NULL,
+    sha256        TEXT NOT NULL REFERENCES payloads (sha256),
+    PRIMARY KEY (source_run_id, position)
+) STRICT;
+CREATE INDEX source_payloads_sha256 ON source_payloads (sha256);
+
+-- One row per normalised fact; `data` is the model type as JSON, `kind` says which.
+CREATE TABLE facts (
+    id            INTEGER PRIMARY KEY,
+    run_id        INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    source_run_id INTEGER NOT NULL REFERENCES source_runs (id) ON DELETE CASCADE,
+    kind          TEXT NOT NULL,
+    data          TEXT NOT NULL CHECK (json_valid(data))
+) STRICT;
+CREATE INDEX facts_run ON facts (run_id);
+CREATE INDEX facts_source_run ON facts (source_run_id);
+
+CREATE TABLE rule_results (
+    id       INTEGER PRIMARY KEY,
+    run_id   INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    rule_id  TEXT NOT NULL,
+    title    TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+    status   TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'error', 'skip')),
+    checked  TEXT NOT NULL,
+    controls TEXT NOT NULL CHECK (json_valid(controls)),
+    UNIQUE (run_id, rule_id)
+) STRICT;
+
+CREATE TABLE findings (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    fingerprint TEXT NOT NULL,
+    rule_id     TEXT NOT NULL,
+    severity    TEXT NOT NULL CHECK (severity IN ('info', 'low', 'medium', 'high', 'critical')),
+    zone        TEXT,
+    subject     TEXT NOT NULL,
+    message     TEXT NOT NULL
+) STRICT;
+CREATE INDEX findings_run ON findings (run_id);
+CREATE INDEX findings_fingerprint ON findings (fingerprint);
+
+-- `payload` is NULL for evidence that quotes no stored payload (e.g. the zone model itself);
+-- otherwise the referenced bytes must be stored, which is what `verify` re-derives evidence from.
+CREATE TABLE evidence (
+    id         INTEGER PRIMARY KEY,
+    finding_id INTEGER NOT NULL REFERENCES findings (id) ON DELETE CASCADE,
+    source     TEXT NOT NULL,
+    payload    TEXT REFERENCES payloads (sha256),
+    locator    TEXT NOT NULL,
+    excerpt    TEXT NOT NULL
+) STRICT;
+CREATE INDEX evidence_finding ON evidence (finding_id);
+CREATE INDEX evidence_payload ON evidence (payload);
+
+CREATE TABLE reports (
+    run_id     INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    digest     TEXT NOT NULL,
+    envelope   BLOB NOT NULL,
+    markdown   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+"#,
+)];
+
+pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
+
+/// The `user_version` a fully migrated database has.
+#[cfg(test)]
+pub(super) const LATEST_VERSION: i64 = MIGRATION_STEPS.len() as i64;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::MIGRATIONS.validate().expect("migrations apply to an empty database");
+    }
+}
