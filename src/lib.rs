@@ -5,12 +5,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
-// pub mod cli;
+pub mod cli;
 pub mod collect;
 pub mod config;
-// pub mod demo;
+pub mod demo;
 pub mod evidence;
 pub mod model;
-// pub mod pipeline;
+pub mod pipeline;
 pub mod rules;
 pub mod store;

@@ -17,7 +17,7 @@ use crate::collect::replay::{Collected, collect_source};
 use crate::config::Settings;
 use crate::evidence::keys::SigningKey;
 use crate::evidence::report::{Drift, RulePackRef as ReportPackRef, RunReport, Summary, ToolInfo, sign_report};
-use crate::model::{Facts, Finding, RuleResult, RuleStatus, Severity, SourceRun, SourceStatus};
+use crate::model::{Facts, Finding, RuleResult, Severity, SourceRun, SourceStatus};
 use crate::rules::{self, AuditInput, LoadedPack};
 use crate::store::{RunStatus, Store};
 
@@ -141,7 +141,7 @@ pub fn run(settings: &Settings, store: &mut Store, opts: RunOptions<'_>) -> Resu
         cluster: settings.cluster.clone(),
         started_at: opts.started_at,
         finished_at,
-        tool: ToolInfo { name: "zoneaudit".into(), version: TOOL_VERSION.into() },
+        tool: ToolInfo::this_build(),
         config_digest: settings.digest.clone(),
         rule_packs: pack_refs(&packs),
         sources: sources.clone(),
@@ -152,7 +152,7 @@ pub fn run(settings: &Settings, store: &mut Store, opts: RunOptions<'_>) -> Resu
             resolved: resolved.iter().map(|f| f.fingerprint.clone()).collect(),
             persisting: persisting.iter().map(|f| f.fingerprint.clone()).collect(),
         },
-        summary: summarize(&evaluation.results, &evaluation.findings, evidence_complete),
+        summary: Summary::of(&sources, &evaluation.results, &evaluation.findings),
         previous_report: store.previous_report_digest(run_id)?,
     };
     let signed = sign_report(&report, key)?;
@@ -215,27 +215,11 @@ fn pack_refs(packs: &[LoadedPack]) -> Vec<ReportPackRef> {
     packs
         .iter()
         .map(|p| ReportPackRef {
-            name: p.pack.metadata.name.clone(),
-            version: p.pack.metadata.version.clone(),
+            name: p.pack.name.clone(),
+            version: p.pack.version.clone(),
             digest: p.digest.clone(),
         })
         .collect()
-}
-
-fn summarize(results: &[RuleResult], findings: &[Finding], evidence_complete: bool) -> Summary {
-    let count = |s: RuleStatus| results.iter().filter(|r| r.status == s).count() as u64;
-    let mut by_severity = std::collections::BTreeMap::new();
-    for f in findings {
-        *by_severity.entry(f.severity.as_str().to_string()).or_insert(0u64) += 1;
-    }
-    Summary {
-        rules_passed: count(RuleStatus::Pass),
-        rules_failed: count(RuleStatus::Fail),
-        rules_error: count(RuleStatus::Error),
-        rules_skipped: count(RuleStatus::Skip),
-        findings_by_severity: by_severity,
-        evidence_complete,
-    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {

@@ -5,7 +5,7 @@ pub mod bird;
 pub mod calico;
 pub mod eos;
 pub mod panos;
-// pub mod replay;
+pub mod replay;
 pub mod syslog;
 
 use std::fmt;

@@ -59,9 +59,13 @@ pub fn split(line: &str) -> Envelope<'_> {
         return env;
     }
     match bsd_or_iso_header(after_pri) {
-        Some((timestamp, host, message)) => {
-            Envelope { kind: EnvelopeKind::Rfc3164, pri: Some(pri), timestamp: Some(timestamp), host, message }
-        }
+        Some((timestamp, host, message)) => Envelope {
+            kind: EnvelopeKind::Rfc3164,
+            pri: Some(pri),
+            timestamp: Some(timestamp),
+            host,
+            message,
+        },
         None => bare(Some(pri), after_pri),
     }
 }
@@ -291,7 +295,11 @@ mod tests {
         assert_eq!(env.pri, Some(14));
         assert_eq!(env.timestamp, Some("Jul 16 10:15:02"));
         assert_eq!(env.host, Some("fw-core-01"));
-        assert!(env.message.starts_with("1,2024/07/16 10:15:02,013201028945,TRAFFIC,end,"), "{}", env.message);
+        assert!(
+            env.message.starts_with("1,2024/07/16 10:15:02,013201028945,TRAFFIC,end,"),
+            "{}",
+            env.message
+        );
     }
 
     #[test]
@@ -423,7 +431,8 @@ mod tests {
 
     #[test]
     fn unknown_shapes_are_bare_whole_line() {
-        for line in ["1,2024/07/16 10:15:02,013201028945,TRAFFIC", "", "<999>x", "<14", "Jul 16 10:15", "hello world"]
+        for line in
+            ["1,2024/07/16 10:15:02,013201028945,TRAFFIC", "", "<999>x", "<14", "Jul 16 10:15", "hello world"]
         {
             let env = split(line);
             assert_eq!(env.kind, EnvelopeKind::Bare, "{line:?}");

@@ -152,7 +152,10 @@ impl Settings {
     /// Parse and validate YAML text; `file` is used in messages, `base` resolves relative paths.
     pub fn from_yaml(text: &str, file: &str, base: &Path) -> Result<Settings, ConfigError> {
         let raw: RawConfig = serde_saphyr::from_str(text)
-            .map_err(|e| ConfigError::Syntax { file: file.to_string(), message: e.to_string() })?;
+            .map_err(|e| ConfigError::Syntax {
+                file: file.to_string(),
+                message: e.to_string().trim_start_matches("error: ").to_string(),
+            })?;
         let digest = crate::evidence::canonical::sha256_hex(text.as_bytes());
         Validator { file, base }.settings(raw, digest)
     }

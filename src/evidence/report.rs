@@ -25,7 +25,7 @@ use super::dsse::{self, Envelope};
 use super::keys::{Keyring, SigningKey};
 use crate::model::{Finding, RuleResult, RuleStatus, SourceRun, SourceStatus};
 
-pub const REPORT_SCHEMA: &str = "https://zoneaudit.io/schemas/run-report/v1";
+pub const SCHEMA: &str = "https://zoneaudit.io/schemas/run-report/v1";
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://zoneaudit.io/attestation/run-report/v1";
 pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
@@ -33,7 +33,7 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunReport {
-    /// Always [`REPORT_SCHEMA`]; a verifier rejects reports of a schema it does not know.
+    /// Always [`SCHEMA`]; a verifier rejects reports of a schema it does not know.
     pub schema: String,
     pub run_id: i64,
     pub cluster: String,
@@ -210,7 +210,7 @@ pub(crate) fn open_envelope(
     }
     let report: RunReport = serde_json::from_value(predicate.clone())
         .map_err(|e| statement_error("/predicate", format!("not a run report: {e}")))?;
-    if report.schema != REPORT_SCHEMA {
+    if report.schema != SCHEMA {
         return Err(statement_error("/predicate/schema", format!("unknown schema {:?}", report.schema)));
     }
     expect_str(&statement, "/subject/0/name", &report.subject_name())?;
@@ -302,7 +302,7 @@ pub(crate) mod sample {
         let summary = Summary::of(&sources, &results, &findings);
         let drift = Drift::between([], findings.iter().map(|f| f.fingerprint.as_str()));
         RunReport {
-            schema: REPORT_SCHEMA.into(),
+            schema: SCHEMA.into(),
             run_id,
             cluster: "prod-eu1".into(),
             started_at: t("2024-07-16T02:00:00Z"),

@@ -50,26 +50,37 @@ pub struct FileVerdict {
     pub previous: Option<String>,
 }
 
+/// One line for a terminal: `ok` or `FAILED`, the file, the run and why.
+impl std::fmt::Display for FileVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<6} {}", if self.ok { "ok" } else { "FAILED" }, self.file.display())?;
+        if let (Some(run), Some(cluster)) = (self.run_id, &self.cluster) {
+            write!(f, " (run {run} of {cluster})")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, " {digest}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
 /// Verify each file, then the chain between the ones that verified. Verdicts come back ordered by
 /// run id; files that could not be read or verified come last, in the order given.
 pub fn verify_files(paths: &[PathBuf], keys: &Keyring) -> Vec<FileVerdict> {
-    let mut opened: Vec<(FileVerdict, RunReport)> = Vec::new();
+    let mut opened: Vec<FileVerdict> = Vec::new();
     let mut failed: Vec<FileVerdict> = Vec::new();
     for path in paths {
-        match open_file(path, keys) {
-            Ok((report, digest)) => opened.push((
-                FileVerdict {
-                    file: path.clone(),
-                    ok: true,
-                    reason: "signature ok".to_string(),
-                    run_id: Some(report.run_id),
-                    cluster: Some(report.cluster.clone()),
-                    digest: Some(digest),
-                    previous: report.previous_report.clone(),
-                },
-                report,
-            )),
-            Err(e) => failed.push(FileVerdict {
+        let verdict = match open_file(path, keys) {
+            Ok((report, digest)) => FileVerdict {
+                file: path.clone(),
+                ok: true,
+                reason: "signature ok".to_string(),
+                run_id: Some(report.run_id),
+                cluster: Some(report.cluster),
+                digest: Some(digest),
+                previous: report.previous_report,
+            },
+            Err(e) => FileVerdict {
                 file: path.clone(),
                 ok: false,
                 reason: e.to_string(),
@@ -77,12 +88,12 @@ pub fn verify_files(paths: &[PathBuf], keys: &Keyring) -> Vec<FileVerdict> {
                 cluster: None,
                 digest: None,
                 previous: None,
-            }),
-        }
+            },
+        };
+        if verdict.ok { opened.push(verdict) } else { failed.push(verdict) }
     }
-    opened.sort_by(|(a, _), (b, _)| (a.run_id, &a.cluster).cmp(&(b.run_id, &b.cluster)));
-    let verdicts: Vec<FileVerdict> = opened.into_iter().map(|(v, _)| v).collect();
-    let mut verdicts = check_chain(verdicts);
+    opened.sort_by(|a, b| (a.run_id, &a.cluster).cmp(&(b.run_id, &b.cluster)));
+    let mut verdicts = check_chain(opened);
     verdicts.extend(failed);
     verdicts
 }
@@ -211,6 +222,12 @@ mod tests {
         assert_eq!(verdicts[2].reason, "signature ok; chain: follows run 2");
         assert_eq!(verdicts[2].previous.as_deref(), Some(signed[1].digest.as_str()));
         assert_eq!(verdicts[1].digest.as_deref(), Some(signed[1].digest.as_str()));
+        let line = verdicts[1].to_string();
+        assert!(
+            line.starts_with("ok     ") && line.contains("run-2.json (run 2 of prod-eu1) sha256:"),
+            "{line}"
+        );
+        assert!(line.ends_with(": signature ok; chain: follows run 1"), "{line}");
     }
 
     #[test]
@@ -347,6 +364,7 @@ mod tests {
             verdicts[0].reason
         );
         assert!(verdicts[1].reason.contains("missing.json"), "{}", verdicts[1].reason);
+        assert!(verdicts[1].to_string().starts_with("FAILED "), "{}", verdicts[1]);
     }
 
     /// After a key rotation the verifier holds both public keys; reports of either key verify and

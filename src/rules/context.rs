@@ -154,8 +154,12 @@ impl<'a> Zoning<'a> {
 
     /// The route reflector addresses of a zone: declared ones plus the BGP addresses of RR nodes.
     pub fn route_reflectors_of(&self, zone: &str) -> BTreeSet<IpAddr> {
-        let mut out: BTreeSet<IpAddr> =
-            self.settings.zones.get(zone).map(|z| z.route_reflectors.iter().copied().collect()).unwrap_or_default();
+        let mut out: BTreeSet<IpAddr> = self
+            .settings
+            .zones
+            .get(zone)
+            .map(|z| z.route_reflectors.iter().copied().collect())
+            .unwrap_or_default();
         for n in self.nodes.values() {
             if n.node.is_route_reflector() && n.zone() == Some(zone) {
                 out.extend(n.node.bgp_addresses());
@@ -166,8 +170,11 @@ impl<'a> Zoning<'a> {
 
     /// Local addresses an observer used in its sessions (any table).
     pub fn observer_addrs(&self, observer: &str) -> Vec<IpAddr> {
-        let mut v: Vec<IpAddr> =
-            self.observer_addrs.get(observer).map(|v| v.iter().map(|(_, a)| *a).collect()).unwrap_or_default();
+        let mut v: Vec<IpAddr> = self
+            .observer_addrs
+            .get(observer)
+            .map(|v| v.iter().map(|(_, a)| *a).collect())
+            .unwrap_or_default();
         v.sort();
         v.dedup();
         v
@@ -189,7 +196,8 @@ impl<'a> Zoning<'a> {
             return Placement { zone: Some(zone), kind: TableKind::Vrf };
         }
         let addrs = self.observer_addrs.get(observer).map(Vec::as_slice).unwrap_or_default();
-        let in_table: Vec<IpAddr> = addrs.iter().filter(|(t, _)| same_table(*t, table)).map(|(_, a)| *a).collect();
+        let in_table: Vec<IpAddr> =
+            addrs.iter().filter(|(t, _)| same_table(*t, table)).map(|(_, a)| *a).collect();
         let candidates: Vec<IpAddr> =
             if in_table.is_empty() { addrs.iter().map(|(_, a)| *a).collect() } else { in_table };
         let zones: BTreeSet<&'a str> = candidates.iter().filter_map(|a| self.addr_zone(*a)).collect();
@@ -235,4 +243,80 @@ where
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::checks::testkit::*;
+
+    #[test]
+    fn one_leaf_carries_several_zones_by_vrf() {
+        let settings = settings();
+        let facts = Facts::default();
+        let z = Zoning::new(&settings, &facts);
+        assert_eq!(
+            z.placement("leaf1", Some("YELLOW")),
+            Placement { zone: Some("yellow"), kind: TableKind::Vrf }
+        );
+        assert_eq!(
+            z.placement("leaf1", Some("BLUE")),
+            Placement { zone: Some("blue"), kind: TableKind::Vrf }
+        );
+        assert_eq!(z.placement("leaf1", Some("default")).zone, None);
+    }
+
+    #[test]
+    fn nodes_are_zoned_by_label_first_then_address() {
+        let settings = settings();
+        let facts = Facts {
+            nodes: vec![
+                node("y-w1", "yellow", "172.31.10.11"),
+                node("unlabelled", "", "172.31.20.40"),
+                node("relabelled", "yellow", "172.31.20.41"),
+                rr_node("y-rr1", "yellow", "172.31.10.5"),
+            ],
+            ..Default::default()
+        };
+        let z = Zoning::new(&settings, &facts);
+        assert_eq!(z.node_zone("y-w1"), Some("yellow"));
+        assert_eq!(z.node_zone("unlabelled"), Some("blue"));
+        let r = z.node("relabelled").unwrap();
+        assert_eq!(
+            (r.label_zone(), r.address_zone(), r.zone()),
+            (Some("yellow"), Some("blue"), Some("yellow"))
+        );
+        assert_eq!(
+            z.placement("y-rr1", Some("master4")),
+            Placement { zone: Some("yellow"), kind: TableKind::Rr }
+        );
+        // A node address outside every zone prefix still has its node's zone.
+        assert_eq!(z.addr_zone("172.31.10.11".parse().unwrap()), Some("yellow"));
+        assert_eq!(z.addr_zone("192.0.2.7".parse().unwrap()), None);
+        assert!(z.is_route_reflector_addr("172.31.10.6".parse().unwrap()), "declared RR");
+        assert_eq!(z.route_reflectors_of("yellow").len(), 2);
+    }
+
+    #[test]
+    fn unknown_observer_is_placed_by_its_session_addresses_per_table() {
+        let settings = settings();
+        let facts = Facts {
+            sessions: vec![
+                session("rr-y1", None, "172.31.10.5", "172.31.10.11", "Established"),
+                session("core", Some("T1"), "172.31.10.1", "192.0.2.1", "Established"),
+                session("core", Some("T2"), "172.31.20.1", "192.0.2.1", "Established"),
+            ],
+            ..Default::default()
+        };
+        let z = Zoning::new(&settings, &facts);
+        // BIRD's master4 and a session without VRF are the same default table.
+        assert_eq!(
+            z.placement("rr-y1", Some("master4")),
+            Placement { zone: Some("yellow"), kind: TableKind::Rr }
+        );
+        assert_eq!(z.placement("core", Some("T2")), Placement { zone: Some("blue"), kind: TableKind::Other });
+        // No session in that table, and the observer's addresses disagree: unknown.
+        assert_eq!(z.placement("core", Some("T3")).zone, None);
+        assert_eq!(z.placement("nobody", Some("T1")).zone, None);
+    }
 }

@@ -47,14 +47,15 @@ pub fn evaluate(packs: &[LoadedPack], input: &AuditInput) -> Evaluation {
     let mut findings = Vec::new();
     for rule in packs.iter().flat_map(|p| &p.pack.rules) {
         // A bug in one check must cost that rule, not the night's evidence for every other rule.
-        let outcome = catch_unwind(AssertUnwindSafe(|| checks::run(input, &zoning, rule))).unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Outcome::error(format!("check {} failed internally: {why}", rule.check))
-        });
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| checks::run(input, &zoning, rule))).unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Outcome::error(format!("check {} failed internally: {why}", rule.check))
+            });
         results.push(RuleResult {
             rule_id: rule.id.clone(),
             title: rule.title.clone(),
@@ -66,7 +67,10 @@ pub fn evaluate(packs: &[LoadedPack], input: &AuditInput) -> Evaluation {
         findings.extend(outcome.findings);
     }
     findings.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| a.subject.cmp(&b.subject))
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.subject.cmp(&b.subject))
     });
     Evaluation { results, findings }
 }
@@ -81,10 +85,12 @@ mod tests {
     fn shipped_pack_gives_one_result_per_rule_and_sorted_findings() {
         let packs = load_packs(&[crate::config::RulePackRef::Builtin("zone-isolation".into())]).unwrap();
         let settings = settings();
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")];
-        facts.routes = vec![route("leaf1", "YELLOW", "10.20.1.0/26", "172.31.20.5")];
-        facts.sessions = vec![session("leaf1", Some("BLUE"), "172.31.20.1", "172.31.20.5", "Active")];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")],
+            routes: vec![route("leaf1", "YELLOW", "10.20.1.0/26", "172.31.20.5")],
+            sessions: vec![session("leaf1", Some("BLUE"), "172.31.20.1", "172.31.20.5", "Active")],
+            ..Default::default()
+        };
         let eval = evaluate(&packs, &AuditInput { settings: &settings, facts: &facts, sources: &[] });
         assert_eq!(eval.results.len(), 14);
         let status = |id: &str| eval.results.iter().find(|r| r.rule_id == id).unwrap().status;
@@ -94,7 +100,8 @@ mod tests {
         assert_eq!(status("ZI-UNAPPROVED-FLOW"), RuleStatus::Skip);
         // Both configured sources never ran: evidence gaps.
         assert_eq!(status("ZI-EVIDENCE-GAP"), RuleStatus::Fail);
-        let order: Vec<(Severity, &str)> = eval.findings.iter().map(|f| (f.severity, f.rule_id.as_str())).collect();
+        let order: Vec<(Severity, &str)> =
+            eval.findings.iter().map(|f| (f.severity, f.rule_id.as_str())).collect();
         let mut sorted = order.clone();
         sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
         assert_eq!(order, sorted);

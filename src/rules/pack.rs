@@ -138,8 +138,8 @@ pub fn load_packs(refs: &[RulePackRef]) -> Result<Vec<LoadedPack>, RulePackError
 
 pub fn load_pack_file(path: &Path) -> Result<LoadedPack, RulePackError> {
     let origin = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).map_err(|source| RulePackError::Read { origin: origin.clone(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| RulePackError::Read { origin: origin.clone(), source })?;
     load_pack_text(&text, &origin)
 }
 
@@ -186,11 +186,8 @@ pub fn load_pack_text(text: &str, origin: &str) -> Result<LoadedPack, RulePackEr
     let mut rules = Vec::with_capacity(raw.rules.len());
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for (i, r) in raw.rules.iter().enumerate() {
-        let rule = rule(i, &r.value, r.referenced.line()).map_err(|(line, field, message)| RulePackError::Invalid {
-            origin: origin.to_string(),
-            line,
-            field,
-            message,
+        let rule = rule(i, &r.value, r.referenced.line()).map_err(|(line, field, message)| {
+            RulePackError::Invalid { origin: origin.to_string(), line, field, message }
         })?;
         if let Some(first) = seen.insert(rule.id.clone(), rule.line) {
             return Err(invalid(
@@ -202,7 +199,11 @@ pub fn load_pack_text(text: &str, origin: &str) -> Result<LoadedPack, RulePackEr
         rules.push(rule);
     }
     Ok(LoadedPack {
-        pack: RulePack { name: meta.name.value.trim().to_string(), version: meta.version.value.trim().to_string(), rules },
+        pack: RulePack {
+            name: meta.name.value.trim().to_string(),
+            version: meta.version.value.trim().to_string(),
+            rules,
+        },
         digest: crate::evidence::canonical::sha256_hex(text.as_bytes()),
         origin: origin.to_string(),
     })
@@ -219,8 +220,12 @@ fn rule(i: usize, r: &RawRule, line: u64) -> Result<RuleDef, FieldError> {
     if r.title.value.trim().is_empty() {
         return Err((r.title.referenced.line(), field("title"), "must not be empty".into()));
     }
-    let severity: Severity =
-        r.severity.value.trim().parse().map_err(|e: String| (r.severity.referenced.line(), field("severity"), e))?;
+    let severity: Severity = r
+        .severity
+        .value
+        .trim()
+        .parse()
+        .map_err(|e: String| (r.severity.referenced.line(), field("severity"), e))?;
     let check = CheckKind::from_name(r.check.value.trim()).ok_or_else(|| {
         let known: Vec<&str> = CheckKind::ALL.iter().map(|c| c.name()).collect();
         (
@@ -230,15 +235,23 @@ fn rule(i: usize, r: &RawRule, line: u64) -> Result<RuleDef, FieldError> {
         )
     })?;
     let params = match &r.params {
-        Some(p) => CheckParams::parse(check, &p.value).map_err(|e| (p.referenced.line(), field("params"), e))?,
-        None => CheckParams::parse(check, &serde_json::Value::Null).map_err(|e| (line, field("params"), e))?,
+        Some(p) => {
+            CheckParams::parse(check, &p.value).map_err(|e| (p.referenced.line(), field("params"), e))?
+        }
+        None => {
+            CheckParams::parse(check, &serde_json::Value::Null).map_err(|e| (line, field("params"), e))?
+        }
     };
     let mut controls = Vec::new();
     let mut seen = BTreeSet::new();
     for (j, c) in r.controls.iter().enumerate() {
         let v = c.value.trim();
         if v.is_empty() {
-            return Err((c.referenced.line(), format!("rules[{i}].controls[{j}]"), "must not be empty".into()));
+            return Err((
+                c.referenced.line(),
+                format!("rules[{i}].controls[{j}]"),
+                "must not be empty".into(),
+            ));
         }
         if seen.insert(v.to_string()) {
             controls.push(v.to_string());
@@ -333,7 +346,10 @@ rules:
     #[test]
     fn unknown_check_names_the_line() {
         let e = err(&PACK.replace("check: route-leak", "check: route-leaks"));
-        assert!(e.starts_with("rules/test.yaml: line 8: rules[0].check: unknown check \"route-leaks\""), "{e}");
+        assert!(
+            e.starts_with("rules/test.yaml: line 8: rules[0].check: unknown check \"route-leaks\""),
+            "{e}"
+        );
         assert!(e.contains("route-leak,"), "lists the known checks: {e}");
     }
 
@@ -349,13 +365,17 @@ rules:
     #[test]
     fn duplicate_rule_id_names_both_lines() {
         let e = err(&PACK.replace("id: T-RR", "id: T-LEAK"));
-        assert_eq!(e, "rules/test.yaml: line 12: rules[1].id: duplicate rule id \"T-LEAK\" (first defined on line 5)");
+        assert_eq!(
+            e,
+            "rules/test.yaml: line 12: rules[1].id: duplicate rule id \"T-LEAK\" (first defined on line 5)"
+        );
     }
 
     #[test]
     fn bad_params_name_the_line() {
         let e = err(&PACK.replace("min: 3", "minimum: 3"));
-        assert!(e.starts_with("rules/test.yaml: line 16: rules[1].params: "), "{e}");
+        // A block mapping is located at its first key.
+        assert!(e.starts_with("rules/test.yaml: line 17: rules[1].params: "), "{e}");
         assert!(e.contains("unknown field `minimum`"), "{e}");
         let e = err(&PACK.replace("[vrf, rr]", "[vrf, leaf]"));
         assert!(e.starts_with("rules/test.yaml: line 9: rules[0].params: "), "{e}");
@@ -379,7 +399,10 @@ rules:
         let e = load_packs(&[RulePackRef::Builtin("zone-isolation".into()), RulePackRef::File(path.clone())])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 12: rule id \"ZI-ROUTE-LEAK\" is already defined by builtin:zone-isolation"), "{e}");
+        assert!(
+            e.contains("line 12: rule id \"ZI-ROUTE-LEAK\" is already defined by builtin:zone-isolation"),
+            "{e}"
+        );
         let e = load_packs(&[RulePackRef::Builtin("nope".into())]).unwrap_err().to_string();
         assert_eq!(e, "builtin:nope: no such built-in rule pack (built-in: zone-isolation)");
         let e = load_packs(&[RulePackRef::File(dir.path().join("missing.yaml"))]).unwrap_err().to_string();

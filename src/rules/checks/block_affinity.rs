@@ -56,9 +56,11 @@ mod tests {
 
     #[test]
     fn blocks_inside_the_node_zone_pass() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11")];
-        facts.block_affinities = vec![block("y-w1", "10.10.3.0/26"), block("ghost", "10.20.3.0/26")];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11")],
+            block_affinities: vec![block("y-w1", "10.10.3.0/26"), block("ghost", "10.20.3.0/26")],
+            ..Default::default()
+        };
         let (r, f) = eval("block-affinity-outside-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "1 block affinity on nodes of known zone (2 collected), 0 outside their zone");
@@ -67,17 +69,26 @@ mod tests {
 
     #[test]
     fn block_of_another_zone_fails_with_block_and_node_as_evidence() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11")];
-        facts.block_affinities = vec![block("y-w1", "10.20.3.0/26"), block("y-w1", "100.64.0.0/26")];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11")],
+            block_affinities: vec![block("y-w1", "10.20.3.0/26"), block("y-w1", "100.64.0.0/26")],
+            ..Default::default()
+        };
         let (r, f) = eval("block-affinity-outside-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].subject, "blockaffinity/y-w1/10.20.3.0/26");
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
         assert_eq!(f[0].severity, Severity::High);
-        assert_eq!(f[0].message, "node y-w1 of zone yellow holds IPAM block 10.20.3.0/26 in zone blue's space");
-        assert_eq!(f[0].evidence, vec![facts.block_affinities[0].origin.clone(), facts.nodes[0].origin.clone()]);
-        assert!(f[1].message.ends_with("outside every zone's space"), "{}", f[1].message);
+        assert_eq!(
+            f[0].message,
+            "node y-w1 of zone yellow holds IPAM block 10.20.3.0/26 in zone blue's space"
+        );
+        assert_eq!(
+            f[0].evidence,
+            vec![facts.block_affinities[0].origin.clone(), facts.nodes[0].origin.clone()]
+        );
+        // 0.0.0.0/0 is declared shared, so space outside the zones is shared, not unknown.
+        assert!(f[1].message.ends_with("100.64.0.0/26 in shared space"), "{}", f[1].message);
     }
 }

@@ -7,7 +7,7 @@
 //! and whose peer (`peerIP`, or the nodes `peerSelector` picks) is in another. Global peers are
 //! `global-peer-into-zone`'s finding, not repeated here. Shared and unknown space is never a zone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
@@ -99,7 +99,8 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
                 Err(e) => errors.push(e),
             }
         }
-        let mut s = format!("{} configured ({judged} judged", count(facts.bgp_peers.len(), "BGPPeer", "BGPPeers"));
+        let mut s =
+            format!("{} configured ({judged} judged", count(facts.bgp_peers.len(), "BGPPeer", "BGPPeers"));
         if global > 0 {
             s.push_str(&format!(", {global} global left to global-peer-into-zone"));
         }
@@ -151,8 +152,8 @@ fn configured<'a>(ctx: &Zoning<'a>, p: &BgpPeerConfig) -> Result<Judgement<'a>, 
         .flat_map(|nz| peer_zones.keys().filter(move |pz| *pz != nz).map(move |pz| (*nz, *pz)))
         .collect();
     let Some((zone, _)) = crossing.first().copied() else { return Ok(None) };
-    let from: Vec<&str> = crossing.iter().map(|(n, _)| *n).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-    let to: Vec<&str> = crossing.iter().map(|(_, p)| *p).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let from: Vec<&str> = crossing.iter().map(|(n, _)| *n).collect::<BTreeSet<_>>().into_iter().collect();
+    let to: Vec<&str> = crossing.iter().map(|(_, p)| *p).collect::<BTreeSet<_>>().into_iter().collect();
     let message = format!(
         "BGPPeer {} peers nodes of zone {} with {} in zone {}",
         p.name,
@@ -176,14 +177,15 @@ mod tests {
     use crate::rules::checks::testkit::*;
 
     fn estate() -> Facts {
-        let mut facts = Facts::default();
-        facts.nodes = vec![
-            node("y-w1", "yellow", "172.31.10.11"),
-            rr_node("y-rr1", "yellow", "172.31.10.5"),
-            node("b-w1", "blue", "172.31.20.11"),
-            rr_node("b-rr1", "blue", "172.31.20.5"),
-        ];
-        facts
+        Facts {
+            nodes: vec![
+                node("y-w1", "yellow", "172.31.10.11"),
+                rr_node("y-rr1", "yellow", "172.31.10.5"),
+                node("b-w1", "blue", "172.31.20.11"),
+                rr_node("b-rr1", "blue", "172.31.20.5"),
+            ],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -197,7 +199,13 @@ mod tests {
         ];
         facts.bgp_peers = vec![
             bgp_peer("yellow-rr", None, Some("zone == 'yellow'"), Some("172.31.10.5"), None),
-            bgp_peer("blue-rr", None, Some("zone == 'blue' && !has(route-reflector)"), None, Some("zone == 'blue' && has(route-reflector)")),
+            bgp_peer(
+                "blue-rr",
+                None,
+                Some("zone == 'blue' && !has(route-reflector)"),
+                None,
+                Some("zone == 'blue' && has(route-reflector)"),
+            ),
         ];
         let (r, f) = eval("cross-zone-session", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass, "{}", r.checked);
@@ -224,7 +232,10 @@ mod tests {
         assert_eq!(up.evidence, vec![facts.sessions[0].origin.clone()]);
         let down = f.iter().find(|f| f.subject == "leaf1<->172.31.20.6").unwrap();
         assert_eq!(down.severity, Severity::Medium);
-        assert_eq!(down.message, "BGP session from leaf1 (zone yellow, VRF YELLOW) to 172.31.20.6 (zone blue) is Active");
+        assert_eq!(
+            down.message,
+            "BGP session from leaf1 (zone yellow, VRF YELLOW) to 172.31.20.6 (zone blue) is Active"
+        );
         let (_, f) = eval("cross-zone-session", "{ severityWhenDown: low }", &facts);
         assert_eq!(f.iter().find(|f| f.subject == "leaf1<->172.31.20.6").unwrap().severity, Severity::Low);
     }
@@ -232,15 +243,20 @@ mod tests {
     #[test]
     fn configured_peer_from_yellow_nodes_to_blue_rr() {
         let mut facts = estate();
-        facts.bgp_peers = vec![bgp_peer("yellow-to-rr", None, Some("zone == 'yellow'"), Some("172.31.20.5"), None)];
+        facts.bgp_peers =
+            vec![bgp_peer("yellow-to-rr", None, Some("zone == 'yellow'"), Some("172.31.20.5"), None)];
         let (r, f) = eval("cross-zone-session", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "bgppeer/yellow-to-rr");
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
         assert_eq!(f[0].severity, Severity::High);
-        assert_eq!(f[0].message, "BGPPeer yellow-to-rr peers nodes of zone yellow with 172.31.20.5 in zone blue");
+        assert_eq!(
+            f[0].message,
+            "BGPPeer yellow-to-rr peers nodes of zone yellow with 172.31.20.5 in zone blue"
+        );
         assert_eq!(f[0].evidence[0], facts.bgp_peers[0].origin);
-        assert_eq!(f[0].evidence[1], facts.nodes[0].origin);
+        // The first yellow node the selector matched (y-rr1 sorts before y-w1).
+        assert_eq!(f[0].evidence[1], facts.nodes[1].origin);
     }
 
     #[test]

@@ -61,7 +61,11 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
         findings.add(
             format!("source/{}", spec.name),
             None,
-            format!("configured source {} ({}) has no source run: nothing was collected from it", spec.name, spec.kind.as_str()),
+            format!(
+                "configured source {} ({}) has no source run: nothing was collected from it",
+                spec.name,
+                spec.kind.as_str()
+            ),
             vec![Origin {
                 source: "config".into(),
                 payload: settings.digest.clone(),
@@ -85,7 +89,8 @@ mod tests {
 
     #[test]
     fn every_configured_source_ok_passes() {
-        let runs = [source_run("calico", SourceStatus::Ok, None), source_run("leaf1", SourceStatus::Ok, None)];
+        let runs =
+            [source_run("calico", SourceStatus::Ok, None), source_run("leaf1", SourceStatus::Ok, None)];
         let (r, f) = eval_sources("evidence-gap", "", &Facts::default(), &runs);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "2 sources run of 2 configured: 0 failed, 0 partial, 0 never ran");
@@ -111,8 +116,10 @@ mod tests {
 
     #[test]
     fn partial_sources_can_be_excluded() {
-        let runs =
-            [source_run("calico", SourceStatus::Partial, Some("2 lines rejected")), source_run("leaf1", SourceStatus::Ok, None)];
+        let runs = [
+            source_run("calico", SourceStatus::Partial, Some("2 lines rejected")),
+            source_run("leaf1", SourceStatus::Ok, None),
+        ];
         let (r, _) = eval_sources("evidence-gap", "", &Facts::default(), &runs);
         assert_eq!(r.status, RuleStatus::Fail);
         let (r, _) = eval_sources("evidence-gap", "{ includePartial: false }", &Facts::default(), &runs);

@@ -60,8 +60,10 @@ mod tests {
 
     #[test]
     fn own_prefix_from_own_rr_passes() {
-        let mut facts = Facts::default();
-        facts.routes = vec![route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5")];
+        let facts = Facts {
+            routes: vec![route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5")],
+            ..Default::default()
+        };
         let (r, f) = eval("foreign-origin", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass, "{}", r.checked);
         assert!(r.checked.contains("1 own-zone route"), "{}", r.checked);
@@ -70,8 +72,10 @@ mod tests {
 
     #[test]
     fn own_prefix_learned_from_another_zone_fails() {
-        let mut facts = Facts::default();
-        facts.routes = vec![route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.20.5")];
+        let facts = Facts {
+            routes: vec![route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.20.5")],
+            ..Default::default()
+        };
         let (r, f) = eval("foreign-origin", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "leaf1/YELLOW/10.10.1.0/26");

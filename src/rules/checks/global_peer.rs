@@ -34,7 +34,9 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
                     let matched = ctx.nodes_matching(&parsed);
                     for z in zone_counts(matched.iter().copied()).into_keys() {
                         targets.push((format!("the nodes of peerSelector {sel:?}"), z));
-                        evidence.extend(matched.iter().find(|n| n.zone() == Some(z)).map(|n| n.node.origin.clone()));
+                        evidence.extend(
+                            matched.iter().find(|n| n.zone() == Some(z)).map(|n| n.node.origin.clone()),
+                        );
                     }
                 }
                 Err(e) => errors.push(format!("bgppeer {}: peerSelector: {e}", p.name)),
@@ -73,12 +75,14 @@ mod tests {
 
     #[test]
     fn scoped_peers_and_global_peer_to_shared_space_pass() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11")];
-        facts.bgp_peers = vec![
-            bgp_peer("tor", None, None, Some("192.0.2.1"), None),
-            bgp_peer("yellow-rr", None, Some("zone == 'yellow'"), Some("172.31.10.5"), None),
-        ];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11")],
+            bgp_peers: vec![
+                bgp_peer("tor", None, None, Some("192.0.2.1"), None),
+                bgp_peer("yellow-rr", None, Some("zone == 'yellow'"), Some("172.31.10.5"), None),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("global-peer-into-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "2 BGPPeers (1 global), 0 global peers into a zone");
@@ -87,9 +91,11 @@ mod tests {
 
     #[test]
     fn global_peer_to_a_zone_rr_fails() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")];
-        facts.bgp_peers = vec![bgp_peer("rr-yellow", None, Some(" "), Some("172.31.10.5"), None)];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")],
+            bgp_peers: vec![bgp_peer("rr-yellow", None, Some(" "), Some("172.31.10.5"), None)],
+            ..Default::default()
+        };
         let (r, f) = eval("global-peer-into-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "bgppeer/rr-yellow");
@@ -104,9 +110,11 @@ mod tests {
 
     #[test]
     fn global_peer_selecting_zone_nodes_fails() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![rr_node("b-rr1", "blue", "172.31.20.5")];
-        facts.bgp_peers = vec![bgp_peer("to-rrs", None, None, None, Some("has(route-reflector)"))];
+        let facts = Facts {
+            nodes: vec![rr_node("b-rr1", "blue", "172.31.20.5")],
+            bgp_peers: vec![bgp_peer("to-rrs", None, None, None, Some("has(route-reflector)"))],
+            ..Default::default()
+        };
         let (r, f) = eval("global-peer-into-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].zone.as_deref(), Some("blue"));

@@ -22,7 +22,8 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
     let zones = zone_counts(ctx.nodes());
     let mut findings = FindingSet::new(rule);
     let (spread, basis) = if ctx.nodes().next().is_some() {
-        let list: Vec<String> = zones.iter().map(|(z, n)| format!("{z} ({})", count(*n, "node", "nodes"))).collect();
+        let list: Vec<String> =
+            zones.iter().map(|(z, n)| format!("{z} ({})", count(*n, "node", "nodes"))).collect();
         (zones.len(), format!("nodes of zones {}", list.join(", ")))
     } else {
         let declared: Vec<&str> = ctx.settings.zones.keys().map(String::as_str).collect();
@@ -36,11 +37,16 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         findings.add(
             "bgpconfiguration/default".into(),
             None,
-            format!("node-to-node mesh is enabled with {basis}: every node peers with every other zone's nodes"),
+            format!(
+                "node-to-node mesh is enabled with {basis}: every node peers with every other zone's nodes"
+            ),
             evidence,
         );
     }
-    Outcome::judged(format!("BGPConfiguration default: node-to-node mesh enabled with {basis}"), findings.into_vec())
+    Outcome::judged(
+        format!("BGPConfiguration default: node-to-node mesh enabled with {basis}"),
+        findings.into_vec(),
+    )
 }
 
 #[cfg(test)]
@@ -49,10 +55,11 @@ mod tests {
     use crate::rules::checks::testkit::*;
 
     fn two_zones(mesh: bool) -> Facts {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")];
-        facts.bgp_configurations = vec![bgp_configuration("default", mesh)];
-        facts
+        Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")],
+            bgp_configurations: vec![bgp_configuration("default", mesh)],
+            ..Default::default()
+        }
     }
 
     #[test]

@@ -318,7 +318,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -383,10 +383,16 @@ impl<'a> RouteScope<'a> {
             count(found, what_one, what_many)
         );
         if self.unplaced > 0 {
-            s.push_str(&format!("; {} in tables of no known zone not judged", count(self.unplaced, "route", "routes")));
+            s.push_str(&format!(
+                "; {} in tables of no known zone not judged",
+                count(self.unplaced, "route", "routes")
+            ));
         }
         if self.filtered > 0 {
-            s.push_str(&format!("; {} in table kinds this rule excludes", count(self.filtered, "route", "routes")));
+            s.push_str(&format!(
+                "; {} in table kinds this rule excludes",
+                count(self.filtered, "route", "routes")
+            ));
         }
         s
     }

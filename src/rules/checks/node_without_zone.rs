@@ -32,7 +32,11 @@ pub fn check(_input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         return Outcome::skip("no nodes collected");
     }
     Outcome::judged(
-        format!("{}, {}", count(total, "node", "nodes"), count(findings.len(), "without a zone", "without a zone")),
+        format!(
+            "{}, {}",
+            count(total, "node", "nodes"),
+            count(findings.len(), "without a zone", "without a zone")
+        ),
         findings.into_vec(),
     )
 }
@@ -44,9 +48,11 @@ mod tests {
 
     #[test]
     fn nodes_zoned_by_label_or_address_pass() {
-        let mut facts = Facts::default();
-        // Unlabelled, but its address is yellow's.
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("y-w2", "", "172.31.10.12")];
+        // y-w2 is unlabelled, but its address is yellow's.
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("y-w2", "", "172.31.10.12")],
+            ..Default::default()
+        };
         let (r, f) = eval("node-without-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "2 nodes, 0 without a zone");
@@ -55,8 +61,7 @@ mod tests {
 
     #[test]
     fn unlabelled_node_outside_every_zone_fails() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("stray", "", "100.64.0.7")];
+        let facts = Facts { nodes: vec![node("stray", "", "100.64.0.7")], ..Default::default() };
         let (r, f) = eval("node-without-zone", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "node/stray");

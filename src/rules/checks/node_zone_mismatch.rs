@@ -31,7 +31,9 @@ pub fn check(_input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
             findings.add(
                 format!("node/{name}"),
                 Some(label),
-                format!("node {name} is in zone {label} by its labels but its address {addr} is in zone {by_addr}"),
+                format!(
+                    "node {name} is in zone {label} by its labels but its address {addr} is in zone {by_addr}"
+                ),
                 vec![n.node.origin.clone()],
             );
         }
@@ -56,8 +58,10 @@ mod tests {
 
     #[test]
     fn label_and_address_agree() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")],
+            ..Default::default()
+        };
         let (r, f) = eval("node-zone-mismatch", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "2 nodes (2 zoned by both label and address), 0 mismatches");
@@ -66,14 +70,16 @@ mod tests {
 
     #[test]
     fn relabelled_node_is_a_mismatch() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("b-w9", "yellow", "172.31.20.19")];
+        let facts = Facts { nodes: vec![node("b-w9", "yellow", "172.31.20.19")], ..Default::default() };
         let (r, f) = eval("node-zone-mismatch", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "node/b-w9");
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
         assert_eq!(f[0].severity, Severity::High);
-        assert_eq!(f[0].message, "node b-w9 is in zone yellow by its labels but its address 172.31.20.19 is in zone blue");
+        assert_eq!(
+            f[0].message,
+            "node b-w9 is in zone yellow by its labels but its address 172.31.20.19 is in zone blue"
+        );
         assert_eq!(f[0].evidence, vec![facts.nodes[0].origin.clone()]);
     }
 }

@@ -43,12 +43,14 @@ mod tests {
 
     #[test]
     fn own_and_shared_prefixes_pass() {
-        let mut facts = Facts::default();
-        facts.routes = vec![
-            route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5"),
-            route("leaf1", "YELLOW", "0.0.0.0/0", "192.0.2.1"),
-            route("leaf1", "BLUE", "10.20.4.0/26", "172.31.20.5"),
-        ];
+        let facts = Facts {
+            routes: vec![
+                route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5"),
+                route("leaf1", "YELLOW", "0.0.0.0/0", "192.0.2.1"),
+                route("leaf1", "BLUE", "10.20.4.0/26", "172.31.20.5"),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("route-leak", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass, "{}", r.checked);
         assert_eq!(r.checked, "3 routes in 2 zone tables, 0 leaks");
@@ -57,11 +59,13 @@ mod tests {
 
     #[test]
     fn foreign_prefix_in_a_vrf_is_a_leak_with_the_route_as_evidence() {
-        let mut facts = Facts::default();
-        facts.routes = vec![
-            route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5"),
-            route("leaf1", "YELLOW", "10.20.1.0/26", "172.31.10.5"),
-        ];
+        let facts = Facts {
+            routes: vec![
+                route("leaf1", "YELLOW", "10.10.1.0/26", "172.31.10.5"),
+                route("leaf1", "YELLOW", "10.20.1.0/26", "172.31.10.5"),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("route-leak", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(r.checked, "2 routes in 1 zone table, 1 leak");
@@ -69,15 +73,20 @@ mod tests {
         assert_eq!(f[0].subject, "leaf1/YELLOW/10.20.1.0/26");
         assert_eq!(f[0].severity, Severity::High);
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
-        assert_eq!(f[0].message, "prefix 10.20.1.0/26 of zone blue is in zone yellow's table YELLOW on leaf1");
+        assert_eq!(
+            f[0].message,
+            "prefix 10.20.1.0/26 of zone blue is in zone yellow's table YELLOW on leaf1"
+        );
         assert_eq!(f[0].evidence, vec![facts.routes[1].origin.clone()]);
     }
 
     #[test]
     fn node_tables_are_placed_by_the_node_and_can_be_excluded() {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11")];
-        facts.routes = vec![route("y-w1", "master4", "10.20.1.0/26", "172.31.10.5")];
+        let facts = Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11")],
+            routes: vec![route("y-w1", "master4", "10.20.1.0/26", "172.31.10.5")],
+            ..Default::default()
+        };
         let (r, f) = eval("route-leak", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "y-w1/master4/10.20.1.0/26");
@@ -87,8 +96,8 @@ mod tests {
 
     #[test]
     fn tables_of_no_known_zone_are_skipped_not_judged() {
-        let mut facts = Facts::default();
-        facts.routes = vec![route("core1", "default", "10.20.1.0/26", "")];
+        let facts =
+            Facts { routes: vec![route("core1", "default", "10.20.1.0/26", "")], ..Default::default() };
         let (r, _) = eval("route-leak", "", &facts);
         assert_eq!(r.status, RuleStatus::Skip);
         assert_eq!(r.checked, "1 route collected, none in a table of a known zone");
@@ -98,9 +107,11 @@ mod tests {
 
     #[test]
     fn observer_zone_from_its_session_addresses() {
-        let mut facts = Facts::default();
-        facts.sessions = vec![session("rr-y1", None, "172.31.10.5", "172.31.10.11", "Established")];
-        facts.routes = vec![route("rr-y1", "master4", "10.20.1.0/26", "172.31.10.11")];
+        let facts = Facts {
+            sessions: vec![session("rr-y1", None, "172.31.10.5", "172.31.10.11", "Established")],
+            routes: vec![route("rr-y1", "master4", "10.20.1.0/26", "172.31.10.11")],
+            ..Default::default()
+        };
         let (r, f) = eval("route-leak", "{ tables: [rr] }", &facts);
         assert_eq!(r.status, RuleStatus::Fail, "{}", r.checked);
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));

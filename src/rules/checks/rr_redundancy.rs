@@ -10,13 +10,13 @@
 //! only the RR side is there and some of the zone's RRs were not observed, a low count could be the
 //! missing collection rather than the node, so the node is left undetermined instead of failed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
 use super::{FindingSet, Outcome, count};
-use crate::model::Origin;
+use crate::model::{BgpSession, Origin};
 use crate::rules::AuditInput;
 use crate::rules::context::Zoning;
 use crate::rules::pack::RuleDef;
@@ -53,37 +53,58 @@ fn observer_rr(ctx: &Zoning, observer: &str, zone: &str, rrs: &BTreeSet<IpAddr>)
     ctx.observer_addrs(observer).into_iter().find(|a| rrs.contains(a)).map(|a| rr_key(ctx, a))
 }
 
+/// A zone's route reflectors, computed once per zone.
+struct ZoneRrs {
+    addrs: BTreeSet<IpAddr>,
+    /// One key per RR of the zone.
+    keys: BTreeSet<String>,
+    /// Keys of the RRs that reported sessions in this snapshot.
+    observed: BTreeSet<String>,
+}
+
 pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) -> Outcome {
     let sessions = &input.facts.sessions;
-    let observers: BTreeSet<&str> = sessions.iter().map(|s| s.observer.as_str()).collect();
+    // Indexes, so that big estates cost nodes + sessions, not nodes x sessions.
+    let mut by_observer: BTreeMap<&str, Vec<&BgpSession>> = BTreeMap::new();
+    let mut by_peer: BTreeMap<IpAddr, Vec<&BgpSession>> = BTreeMap::new();
+    for s in sessions {
+        by_observer.entry(s.observer.as_str()).or_default().push(s);
+        by_peer.entry(s.peer_addr).or_default().push(s);
+    }
+    let mut zones: BTreeMap<&str, ZoneRrs> = BTreeMap::new();
     let mut findings = FindingSet::new(rule);
     let (mut in_scope, mut judged, mut no_data, mut undetermined) = (0usize, 0usize, 0usize, 0usize);
     for n in ctx.nodes().filter(|n| !n.node.is_route_reflector()) {
         let Some(zone) = n.zone() else { continue };
         in_scope += 1;
-        let rrs = ctx.route_reflectors_of(zone);
-        let zone_rr_keys: BTreeSet<String> = rrs.iter().map(|a| rr_key(ctx, *a)).collect();
-        let observed_rrs: BTreeSet<String> =
-            observers.iter().filter_map(|o| observer_rr(ctx, o, zone, &rrs)).collect();
-        let node_side = observers.contains(n.node.name.as_str());
-        if !node_side && observed_rrs.is_empty() {
+        let z = zones.entry(zone).or_insert_with(|| {
+            let addrs = ctx.route_reflectors_of(zone);
+            let keys = addrs.iter().map(|a| rr_key(ctx, *a)).collect();
+            let observed = by_observer.keys().filter_map(|o| observer_rr(ctx, o, zone, &addrs)).collect();
+            ZoneRrs { addrs, keys, observed }
+        });
+        let rrs = &z.addrs;
+        let own = by_observer.get(n.node.name.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let node_side = !own.is_empty();
+        if !node_side && z.observed.is_empty() {
             no_data += 1;
             continue;
         }
-        let node_addrs: BTreeSet<IpAddr> = n.node.bgp_addresses().into_iter().chain(n.node.addresses.iter().copied()).collect();
+        let node_addrs: BTreeSet<IpAddr> =
+            n.node.bgp_addresses().into_iter().chain(n.node.addresses.iter().copied()).collect();
         let mut up: BTreeSet<String> = BTreeSet::new();
         let mut evidence: Vec<Origin> = vec![n.node.origin.clone()];
-        for s in sessions {
-            let rr = if s.observer == n.node.name && rrs.contains(&s.peer_addr) {
-                Some(rr_key(ctx, s.peer_addr))
-            } else if node_addrs.contains(&s.peer_addr) {
-                match s.local_addr.filter(|a| rrs.contains(a)) {
+        let towards_rrs =
+            own.iter().filter(|s| rrs.contains(&s.peer_addr)).map(|s| (*s, Some(rr_key(ctx, s.peer_addr))));
+        let from_rrs =
+            node_addrs.iter().flat_map(|a| by_peer.get(a).map(Vec::as_slice).unwrap_or_default()).map(|s| {
+                let rr = match s.local_addr.filter(|a| rrs.contains(a)) {
                     Some(local) => Some(rr_key(ctx, local)),
-                    None => observer_rr(ctx, &s.observer, zone, &rrs),
-                }
-            } else {
-                None
-            };
+                    None => observer_rr(ctx, &s.observer, zone, rrs),
+                };
+                (*s, rr)
+            });
+        for (s, rr) in towards_rrs.chain(from_rrs) {
             let Some(rr) = rr else { continue };
             evidence.push(s.origin.clone());
             if s.is_established() {
@@ -94,13 +115,16 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
             judged += 1;
             continue;
         }
-        if !node_side && !zone_rr_keys.is_subset(&observed_rrs) {
+        if !node_side && !z.keys.is_subset(&z.observed) {
             undetermined += 1;
             continue;
         }
         judged += 1;
         let message = if rrs.is_empty() {
-            format!("node {} is in zone {zone}, which has no route reflectors declared or discovered", n.node.name)
+            format!(
+                "node {} is in zone {zone}, which has no route reflectors declared or discovered",
+                n.node.name
+            )
         } else {
             let list: Vec<&str> = up.iter().map(String::as_str).collect();
             let list = if list.is_empty() { String::new() } else { format!(" ({})", list.join(", ")) };
@@ -140,13 +164,14 @@ mod tests {
     use crate::rules::checks::testkit::*;
 
     fn estate() -> Facts {
-        let mut facts = Facts::default();
-        facts.nodes = vec![
-            node("y-w1", "yellow", "172.31.10.11"),
-            node("y-w2", "yellow", "172.31.10.12"),
-            node("b-w1", "blue", "172.31.20.11"),
-        ];
-        facts
+        Facts {
+            nodes: vec![
+                node("y-w1", "yellow", "172.31.10.11"),
+                node("y-w2", "yellow", "172.31.10.12"),
+                node("b-w1", "blue", "172.31.20.11"),
+            ],
+            ..Default::default()
+        }
     }
 
     #[test]

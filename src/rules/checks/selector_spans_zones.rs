@@ -60,7 +60,11 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         findings.add(
             format!("{kind}/{name}/{field}"),
             None,
-            format!("{field} {:?} of {resource} {name} matches nodes of zones {}", sel.text(), list.join(", ")),
+            format!(
+                "{field} {:?} of {resource} {name} matches nodes of zones {}",
+                sel.text(),
+                list.join(", ")
+            ),
             evidence,
         );
     }
@@ -68,7 +72,7 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         "{} over {}, {}",
         count(selectors.len(), "selector", "selectors"),
         count(facts.nodes.len(), "node", "nodes"),
-        count(findings.len(), "spanning zones", "spanning zones")
+        count(findings.len(), "spans zones", "span zones")
     );
     Outcome::judged(checked, findings.into_vec()).with_errors(&errors)
 }
@@ -79,9 +83,10 @@ mod tests {
     use crate::rules::checks::testkit::*;
 
     fn estate() -> Facts {
-        let mut facts = Facts::default();
-        facts.nodes = vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")];
-        facts
+        Facts {
+            nodes: vec![node("y-w1", "yellow", "172.31.10.11"), node("b-w1", "blue", "172.31.20.11")],
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -94,7 +99,7 @@ mod tests {
         facts.ip_pools.push(disabled);
         let (r, f) = eval("selector-spans-zones", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass, "{}", r.checked);
-        assert_eq!(r.checked, "2 selectors over 2 nodes, 0 spanning zones");
+        assert_eq!(r.checked, "2 selectors over 2 nodes, 0 span zones");
         assert!(f.is_empty());
     }
 
@@ -102,7 +107,8 @@ mod tests {
     fn all_pool_and_typo_selector_span_zones() {
         let mut facts = estate();
         facts.ip_pools = vec![pool("default-ipv4-ippool", "10.10.0.0/16", "all()")];
-        facts.bgp_peers = vec![bgp_peer("y", None, Some("zone in {'yellow', 'blue'}"), Some("172.31.10.5"), None)];
+        facts.bgp_peers =
+            vec![bgp_peer("y", None, Some("zone in {'yellow', 'blue'}"), Some("172.31.10.5"), None)];
         let (r, f) = eval("selector-spans-zones", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f.len(), 2);

@@ -20,7 +20,10 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         findings.add(
             format!("{}/{vrf}/{}", s.observer, s.peer_addr),
             ctx.session_placement(s).zone,
-            format!("BGP session from {} (VRF {vrf}) to {} is {}{since}, not Established", s.observer, s.peer_addr, s.state),
+            format!(
+                "BGP session from {} (VRF {vrf}) to {} is {}{since}, not Established",
+                s.observer, s.peer_addr, s.state
+            ),
             vec![s.origin.clone()],
         );
     }
@@ -43,8 +46,10 @@ mod tests {
 
     #[test]
     fn established_sessions_pass() {
-        let mut facts = Facts::default();
-        facts.sessions = vec![session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.5", "Established")];
+        let facts = Facts {
+            sessions: vec![session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.5", "Established")],
+            ..Default::default()
+        };
         let (r, f) = eval("session-down", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "1 session on 1 observer, 0 down");
@@ -53,18 +58,23 @@ mod tests {
 
     #[test]
     fn active_session_fails() {
-        let mut facts = Facts::default();
-        facts.sessions = vec![
-            session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.5", "Established"),
-            session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.6", "Active"),
-        ];
+        let facts = Facts {
+            sessions: vec![
+                session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.5", "Established"),
+                session("leaf1", Some("YELLOW"), "172.31.10.1", "172.31.10.6", "Active"),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("session-down", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(r.checked, "2 sessions on 1 observer, 1 down");
         assert_eq!(f[0].subject, "leaf1/YELLOW/172.31.10.6");
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
         assert_eq!(f[0].severity, Severity::High);
-        assert_eq!(f[0].message, "BGP session from leaf1 (VRF YELLOW) to 172.31.10.6 is Active since 2024-07-16, not Established");
+        assert_eq!(
+            f[0].message,
+            "BGP session from leaf1 (VRF YELLOW) to 172.31.10.6 is Active since 2024-07-16, not Established"
+        );
         assert_eq!(f[0].evidence, vec![facts.sessions[1].origin.clone()]);
     }
 }

@@ -47,11 +47,13 @@ mod tests {
 
     #[test]
     fn default_route_and_own_aggregate_pass() {
-        let mut facts = Facts::default();
-        facts.routes = vec![
-            route("leaf1", "YELLOW", "0.0.0.0/0", "192.0.2.1"),
-            route("leaf1", "YELLOW", "10.10.0.0/16", "172.31.10.5"),
-        ];
+        let facts = Facts {
+            routes: vec![
+                route("leaf1", "YELLOW", "0.0.0.0/0", "192.0.2.1"),
+                route("leaf1", "YELLOW", "10.10.0.0/16", "172.31.10.5"),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("supernet-spanning-zones", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "2 routes in 1 zone table, 0 spanning supernets");
@@ -60,8 +62,8 @@ mod tests {
 
     #[test]
     fn slash_8_in_a_zone_vrf_spans_both_zones() {
-        let mut facts = Facts::default();
-        facts.routes = vec![route("leaf1", "YELLOW", "10.0.0.0/8", "192.0.2.1")];
+        let facts =
+            Facts { routes: vec![route("leaf1", "YELLOW", "10.0.0.0/8", "192.0.2.1")], ..Default::default() };
         let (r, f) = eval("supernet-spanning-zones", "", &facts);
         assert_eq!(r.status, RuleStatus::Fail);
         assert_eq!(f[0].subject, "leaf1/YELLOW/10.0.0.0/8");

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::config::Settings;
 use crate::model::{
-    BgpConfigurationFact, BgpPeerConfig, BgpSession, BlockAffinityFact, Facts, Finding, FlowAggregate, IpPoolFact,
-    NodeFact, Origin, Route, RuleResult, SessionType, SourceRun, SourceStatus,
+    BgpConfigurationFact, BgpPeerConfig, BgpSession, BlockAffinityFact, Facts, Finding, FlowAggregate,
+    IpPoolFact, NodeFact, Origin, Route, RuleResult, SessionType, SourceRun, SourceStatus,
 };
 use crate::rules::{AuditInput, evaluate, load_pack_text};
 
@@ -157,7 +157,14 @@ pub fn block(node: &str, cidr: &str) -> BlockAffinityFact {
 }
 
 /// An aggregate of firewall log lines between two firewall zones; address zones left empty.
-pub fn flow(from_fw: &str, to_fw: &str, action: &str, protocol: &str, port: u16, rule: &str) -> FlowAggregate {
+pub fn flow(
+    from_fw: &str,
+    to_fw: &str,
+    action: &str,
+    protocol: &str,
+    port: u16,
+    rule: &str,
+) -> FlowAggregate {
     FlowAggregate {
         firewall: "fw1".into(),
         from_fw_zone: from_fw.into(),
@@ -192,7 +199,12 @@ pub fn source_run(name: &str, status: SourceStatus, error: Option<&str>) -> Sour
 }
 
 /// Evaluate one rule (`severity: high`) of `check` with `params` (YAML flow mapping, or empty).
-pub fn eval_sources(check: &str, params: &str, facts: &Facts, sources: &[SourceRun]) -> (RuleResult, Vec<Finding>) {
+pub fn eval_sources(
+    check: &str,
+    params: &str,
+    facts: &Facts,
+    sources: &[SourceRun],
+) -> (RuleResult, Vec<Finding>) {
     let params = if params.is_empty() { String::new() } else { format!("    params: {params}\n") };
     let pack = format!(
         "apiVersion: zoneaudit.io/v1\nkind: RulePack\nmetadata: {{ name: t, version: '1' }}\nrules:\n  - id: T-1\n    \

@@ -79,12 +79,14 @@ mod tests {
 
     #[test]
     fn approved_denied_and_intra_zone_flows_pass() {
-        let mut facts = Facts::default();
-        facts.flows = vec![
-            flow("trust-yellow", "trust-blue", "allow", "tcp", 443, "yellow-to-blue-https"),
-            flow("trust-yellow", "trust-blue", "deny", "tcp", 22, "default-deny"),
-            flow("trust-blue", "trust-blue", "allow", "tcp", 22, "intrazone-default"),
-        ];
+        let facts = Facts {
+            flows: vec![
+                flow("trust-yellow", "trust-blue", "allow", "tcp", 443, "yellow-to-blue-https"),
+                flow("trust-yellow", "trust-blue", "deny", "tcp", 22, "default-deny"),
+                flow("trust-blue", "trust-blue", "allow", "tcp", 22, "intrazone-default"),
+            ],
+            ..Default::default()
+        };
         let (r, f) = eval("unapproved-flow", "", &facts);
         assert_eq!(r.status, RuleStatus::Pass);
         assert_eq!(r.checked, "3 flow aggregates (2 allowed, 1 between zones), 0 unapproved");
@@ -103,7 +105,11 @@ mod tests {
         assert_eq!(f[0].subject, "fw1/blue->yellow/tcp/22/temp-any");
         assert_eq!(f[0].zone.as_deref(), Some("yellow"));
         assert_eq!(f[0].severity, Severity::High);
-        assert!(f[0].message.starts_with("17 connections allowed by rule temp-any on fw1 from zone blue"), "{}", f[0].message);
+        assert!(
+            f[0].message.starts_with("17 connections allowed by rule temp-any on fw1 from zone blue"),
+            "{}",
+            f[0].message
+        );
         assert_eq!(f[0].evidence, facts.flows[0].samples);
     }
 }
