@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use crate::collect::replay::{Collected, collect_source};
 use crate::config::Settings;
 use crate::evidence::keys::SigningKey;
-use crate::evidence::report::{Drift, RulePackRef as ReportPackRef, RunReport, Summary, ToolInfo, sign_report};
+use crate::evidence::report::{
+    Drift, RulePackRef as ReportPackRef, RunReport, Summary, ToolInfo, sign_report,
+};
 use crate::model::{Facts, Finding, RuleResult, Severity, SourceRun, SourceStatus};
 use crate::rules::{self, AuditInput, LoadedPack};
 use crate::store::{RunStatus, Store};
@@ -89,7 +91,11 @@ pub struct RunOptions<'a> {
 }
 
 /// Run the job: collect, store, and (unless snapshot-only) evaluate, sign and write the report.
-pub fn run(settings: &Settings, store: &mut Store, opts: RunOptions<'_>) -> Result<RunOutcome, PipelineError> {
+pub fn run(
+    settings: &Settings,
+    store: &mut Store,
+    opts: RunOptions<'_>,
+) -> Result<RunOutcome, PipelineError> {
     // Rule packs are loaded before anything is written: a broken pack is a config error, not a run.
     let packs = match opts.evaluate {
         Some(_) => rules::load_packs(&settings.rule_packs)?,

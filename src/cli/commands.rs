@@ -78,7 +78,10 @@ fn open_existing_store(cli: &Cli) -> Result<Store, CliError> {
 
 fn signing_key(settings: &Settings) -> Result<SigningKey, CliError> {
     let signing = settings.signing.as_ref().ok_or_else(|| {
-        CliError::operational(format!("{}: `signing.keyFile` is required to sign reports", settings.file.display()))
+        CliError::operational(format!(
+            "{}: `signing.keyFile` is required to sign reports",
+            settings.file.display()
+        ))
     })?;
     SigningKey::load(&signing.key_file).map_err(CliError::operational)
 }
@@ -88,7 +91,8 @@ fn run_job(cli: &Cli, args: &RunArgs) -> CmdResult {
     let key = signing_key(&settings)?;
     let db = db_path(cli, Some(&settings))?;
     let mut store = Store::open(&db)?;
-    let reports = args.reports.clone().unwrap_or_else(|| db.parent().unwrap_or(Path::new(".")).join("reports"));
+    let reports =
+        args.reports.clone().unwrap_or_else(|| db.parent().unwrap_or(Path::new(".")).join("reports"));
     let sink = ReportSink { dir: reports };
     let outcome = pipeline::run(
         &settings,
@@ -103,7 +107,10 @@ fn collect(cli: &Cli, sources: &[String]) -> CmdResult {
     let settings = settings(cli)?;
     for name in sources {
         if !settings.sources.iter().any(|s| &s.name == name) {
-            return Err(CliError::operational(format!("{}: no source named {name:?}", settings.file.display())));
+            return Err(CliError::operational(format!(
+                "{}: no source named {name:?}",
+                settings.file.display()
+            )));
         }
     }
     let mut store = open_store(cli, Some(&settings))?;
@@ -127,7 +134,8 @@ fn audit(cli: &Cli, run: Option<i64>, output: Output) -> CmdResult {
     let facts = store.facts(run.id)?;
     let sources = store.source_runs(run.id)?;
     let packs = rules::load_packs(&settings.rule_packs)?;
-    let evaluation = rules::evaluate(&packs, &AuditInput { settings: &settings, facts: &facts, sources: &sources });
+    let evaluation =
+        rules::evaluate(&packs, &AuditInput { settings: &settings, facts: &facts, sources: &sources });
     match output {
         Output::Json => println!(
             "{}",
@@ -197,18 +205,26 @@ fn findings(
             if rows.is_empty() {
                 println!("no findings");
             }
-            println!("{:<9} {:<9} {:<26} {:<12} {:<12} SUBJECT", "STATUS", "SEVERITY", "RULE", "FIRST SEEN", "LAST SEEN");
+            println!(
+                "{:<9} {:<9} {:<26} {:<12} {:<12} SUBJECT",
+                "STATUS", "SEVERITY", "RULE", "FIRST SEEN", "LAST SEEN"
+            );
             for h in &rows {
                 println!(
                     "{:<9} {:<9} {:<26} {:<12} {:<12} {}",
                     if h.open { "open" } else { "resolved" },
                     h.severity.as_str(),
                     h.rule_id,
-                    format!("run {}", h.first_seen_run),
-                    format!("run {}", h.last_seen_run),
+                    h.first_seen_at.format("%Y-%m-%d").to_string(),
+                    h.last_seen_at.format("%Y-%m-%d").to_string(),
                     h.subject
                 );
-                println!("          {}", h.message);
+                let resolved =
+                    h.resolved_in_run.map(|r| format!("; resolved in run {r}")).unwrap_or_default();
+                println!(
+                    "          {} (runs {}..{}{resolved})",
+                    h.message, h.first_seen_run, h.last_seen_run
+                );
             }
         }
     }
@@ -236,7 +252,10 @@ fn runs(cli: &Cli, command: &RunsCommand) -> CmdResult {
                     println!("{}", serde_json::to_string_pretty(&json)?);
                 }
                 Output::Table => {
-                    println!("{:<5} {:<21} {:<11} {:<9} {:<9} REPORT", "RUN", "STARTED", "STATUS", "EVIDENCE", "FINDINGS");
+                    println!(
+                        "{:<5} {:<21} {:<11} {:<9} {:<9} REPORT",
+                        "RUN", "STARTED", "STATUS", "EVIDENCE", "FINDINGS"
+                    );
                     for r in &runs {
                         println!(
                             "{:<5} {:<21} {:<11} {:<9} {:<9} {}",
@@ -330,7 +349,12 @@ fn print_parsed(name: &str, facts: &crate::model::Facts, rejects: &crate::model:
     for n in &facts.nodes {
         let rr = n.rr_cluster_id.as_deref().map(|c| format!(" rr-cluster {c}")).unwrap_or_default();
         let addr = n.bgp_ipv4.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
-        println!("  node     {:<20} {:<18} asn {:<6}{rr}", n.name, addr, n.asn.map(|a| a.to_string()).unwrap_or("-".into()));
+        println!(
+            "  node     {:<20} {:<18} asn {:<6}{rr}",
+            n.name,
+            addr,
+            n.asn.map(|a| a.to_string()).unwrap_or("-".into())
+        );
     }
     for p in &facts.bgp_peers {
         println!(
@@ -376,7 +400,15 @@ fn print_parsed(name: &str, facts: &crate::model::Facts, rejects: &crate::model:
     for f in &facts.flows {
         println!(
             "  flow     {:<12} {} -> {} {}/{} rule {} {} x{} {} bytes",
-            f.firewall, f.from_fw_zone, f.to_fw_zone, f.protocol, f.dst_port, f.rule, f.action, f.count, f.bytes
+            f.firewall,
+            f.from_fw_zone,
+            f.to_fw_zone,
+            f.protocol,
+            f.dst_port,
+            f.rule,
+            f.action,
+            f.count,
+            f.bytes
         );
     }
     for (reason, n) in &rejects.counts {
@@ -424,10 +456,11 @@ pub fn print_outcome(o: &RunOutcome) {
     let passed = o.results.iter().filter(|r| r.status == crate::model::RuleStatus::Pass).count();
     let failed = o.results.iter().filter(|r| r.status == crate::model::RuleStatus::Fail).count();
     println!(
-        "run {}: {} rules: {passed} passed, {failed} failed; {} findings ({} new, {} resolved); evidence {}",
+        "run {}: {} rules: {passed} passed, {failed} failed; {} finding{} ({} new, {} resolved); evidence {}",
         o.run_id,
         o.results.len(),
         o.findings.len(),
+        if o.findings.len() == 1 { "" } else { "s" },
         o.new.len(),
         o.resolved.len(),
         if o.evidence_complete { "complete" } else { "INCOMPLETE" }
@@ -458,7 +491,11 @@ fn finding_line(f: &Finding) -> String {
 
 fn first_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 120 { format!("{}…", line.chars().take(120).collect::<String>()) } else { line.to_string() }
+    if line.chars().count() > 120 {
+        format!("{}…", line.chars().take(120).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 fn print_sources(sources: &[crate::model::SourceRun]) {

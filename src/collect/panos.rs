@@ -13,8 +13,8 @@
 //! Only the vendor default format is understood; a custom log format moves every field, so the
 //! field count is checked exactly against the releases in [`FIELD_COUNTS`] (115 for 10.0–11.x,
 //! 75 for 9.1, whose documented list ends at Dynamic User Group Name). Older layouts (8.x, 9.0) are
-//! not in the format notes and are rejected rather than guessed. Fields used: #2–#12, #17, #18,
-//! #24–#26, #30–#32, #53 (device name), #66 (rule UUID), #103 (high-resolution time, 10.x+ only).
+//! not in the format notes and are rejected rather than guessed. Positions read are in `col`; all
+//! lie within the 9.1 layout except #103 (high-resolution time), which is absent there.
 //!
 //! CSV: PAN-OS quotes a field only when it contains a comma (`""` inside); Link Switches (#70)
 //! may hold `{a,b}` unquoted, so commas inside a field that opens with `{` do not split. A quoted
@@ -872,6 +872,30 @@ mod tests {
         let e = traffic(&escaped);
         assert_eq!(e.src_user, "say \"\"hi\"\", ok");
         assert_eq!((e.app, e.from_zone, e.dst_port), ("ssl", "ZONE-PROD", 8443));
+    }
+
+    fn csv_fields(payload: &str) -> Vec<&str> {
+        let mut spans = [(0u32, 0u32); MAX_FIELDS];
+        let count = split_csv(payload, &mut spans).expect("small payload");
+        spans[..count.min(MAX_FIELDS)].iter().map(|&(s, e)| &payload[s as usize..e as usize]).collect()
+    }
+
+    #[test]
+    fn csv_splitter_edge_cases() {
+        // `,-` right after a comma, fields straddling 8-byte words, empty fields, trailing comma.
+        assert_eq!(
+            csv_fields("1,-,--x,,10.0.0.0-10.255.255.255,abcdefghijklmnop,"),
+            ["1", "-", "--x", "", "10.0.0.0-10.255.255.255", "abcdefghijklmnop", ""]
+        );
+        assert_eq!(csv_fields("\"a,b\",{c,d},\"e\"\"f\",g"), ["a,b", "{c,d}", "e\"\"f", "g"]);
+        // A quote that closes early keeps the raw text up to the next comma; an unclosed brace
+        // is an ordinary field; an unterminated quote takes the rest of the line.
+        assert_eq!(csv_fields("\"ab\"cd,{x,y"), ["\"ab\"cd", "{x", "y"]);
+        assert_eq!(csv_fields("1,\"open,to,the end"), ["1", "open,to,the end"]);
+        assert_eq!(csv_fields(""), [""]);
+        let many = ",".repeat(200);
+        let mut spans = [(0u32, 0u32); MAX_FIELDS];
+        assert_eq!(split_csv(&many, &mut spans), Some(201));
     }
 
     #[test]

@@ -54,7 +54,10 @@ pub fn parse_payload(
             let (facts, rejects) = panos::parse(bytes, attribute);
             if facts.flows.is_empty() && rejects.total() > 0 {
                 let first = rejects.samples.first().map(|o| o.locator.clone()).unwrap_or_default();
-                return Err(ParseError::new(first, format!("no readable PAN-OS TRAFFIC line ({} rejected)", rejects.total())));
+                return Err(ParseError::new(
+                    first,
+                    format!("no readable PAN-OS TRAFFIC line ({} rejected)", rejects.total()),
+                ));
             }
             Ok((facts, rejects))
         }
@@ -82,7 +85,12 @@ pub fn expand_files(files: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 fn read_payload(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.len() > MAX_PAYLOAD_BYTES {
-        return Err(format!("{}: {} bytes is over the {} byte limit", path.display(), meta.len(), MAX_PAYLOAD_BYTES));
+        return Err(format!(
+            "{}: {} bytes is over the {} byte limit",
+            path.display(),
+            meta.len(),
+            MAX_PAYLOAD_BYTES
+        ));
     }
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -146,7 +154,11 @@ pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
         counts,
         payloads: payloads
             .iter()
-            .map(|p| PayloadRef { name: p.name.clone(), sha256: p.sha256.clone(), size: p.bytes.len() as u64 })
+            .map(|p| PayloadRef {
+                name: p.name.clone(),
+                sha256: p.sha256.clone(),
+                size: p.bytes.len() as u64,
+            })
             .collect(),
         rejects,
     };

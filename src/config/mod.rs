@@ -57,7 +57,8 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 4] = [SourceKind::Calico, SourceKind::Bird, SourceKind::Eos, SourceKind::Panos];
+    pub const ALL: [SourceKind; 4] =
+        [SourceKind::Calico, SourceKind::Bird, SourceKind::Eos, SourceKind::Panos];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -144,18 +145,18 @@ pub struct Settings {
 impl Settings {
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { file: file.clone(), source })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_yaml(&text, &file, base)
     }
 
     /// Parse and validate YAML text; `file` is used in messages, `base` resolves relative paths.
     pub fn from_yaml(text: &str, file: &str, base: &Path) -> Result<Settings, ConfigError> {
-        let raw: RawConfig = serde_saphyr::from_str(text)
-            .map_err(|e| ConfigError::Syntax {
-                file: file.to_string(),
-                message: e.to_string().trim_start_matches("error: ").to_string(),
-            })?;
+        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_string(),
+            message: e.to_string().trim_start_matches("error: ").to_string(),
+        })?;
         let digest = crate::evidence::canonical::sha256_hex(text.as_bytes());
         Validator { file, base }.settings(raw, digest)
     }
@@ -206,7 +207,12 @@ impl Validator<'_> {
     }
 
     fn invalid_at(&self, line: u64, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { file: self.file.to_string(), line, field: field.into(), message: message.into() }
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     fn path(&self, t: &Text) -> PathBuf {
@@ -221,7 +227,11 @@ impl Validator<'_> {
             .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
             .map_err(|_| self.invalid(t, field.clone(), format!("invalid CIDR {s:?}")))?;
         if net.trunc() != net {
-            return Err(self.invalid(t, field, format!("{s} has host bits set (did you mean {}?)", net.trunc())));
+            return Err(self.invalid(
+                t,
+                field,
+                format!("{s} has host bits set (did you mean {}?)", net.trunc()),
+            ));
         }
         Ok(net)
     }
@@ -240,7 +250,9 @@ impl Validator<'_> {
             let zone = self.zone(name, &z.value, z.referenced.line())?;
             for (p, t) in zone.prefixes.iter().zip(&z.value.prefixes) {
                 let line = t.referenced.line();
-                if let Some((other, owner, other_line)) = owners.iter().find(|(o, _, _)| o.contains(p) || p.contains(o)) {
+                if let Some((other, owner, other_line)) =
+                    owners.iter().find(|(o, _, _)| o.contains(p) || p.contains(o))
+                {
                     return Err(self.invalid_at(
                         line,
                         format!("zones.{name}.prefixes"),
@@ -298,7 +310,11 @@ impl Validator<'_> {
         for (i, s) in raw.sources.iter().enumerate() {
             let spec = self.source(i, &s.value)?;
             if !source_names.insert(spec.name.clone()) {
-                return Err(self.invalid(&s.value.name, format!("sources[{i}].name"), format!("duplicate source name {:?}", spec.name)));
+                return Err(self.invalid(
+                    &s.value.name,
+                    format!("sources[{i}].name"),
+                    format!("duplicate source name {:?}", spec.name),
+                ));
             }
             sources.push(spec);
         }
@@ -350,7 +366,8 @@ impl Validator<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         let node_selector = match &z.node_selector {
             Some(t) => Some(
-                Selector::parse(&t.value).map_err(|e| self.invalid(t, field("nodeSelector"), e.to_string()))?,
+                Selector::parse(&t.value)
+                    .map_err(|e| self.invalid(t, field("nodeSelector"), e.to_string()))?,
             ),
             None => None,
         };
@@ -374,12 +391,21 @@ impl Validator<'_> {
         })
     }
 
-    fn zone_ref(&self, t: &Text, field: String, zones: &BTreeMap<String, Zone>) -> Result<String, ConfigError> {
+    fn zone_ref(
+        &self,
+        t: &Text,
+        field: String,
+        zones: &BTreeMap<String, Zone>,
+    ) -> Result<String, ConfigError> {
         if zones.contains_key(&t.value) {
             Ok(t.value.clone())
         } else {
             let declared: Vec<&str> = zones.keys().map(String::as_str).collect();
-            Err(self.invalid(t, field, format!("zone {:?} is not declared (zones: {})", t.value, declared.join(", "))))
+            Err(self.invalid(
+                t,
+                field,
+                format!("zone {:?} is not declared (zones: {})", t.value, declared.join(", ")),
+            ))
         }
     }
 
@@ -403,7 +429,8 @@ impl Validator<'_> {
     }
 
     fn port(&self, t: &Text, field: String) -> Result<PortSpec, ConfigError> {
-        let bad = || self.invalid(t, field.clone(), format!("invalid port {:?} (expected e.g. 443/tcp)", t.value));
+        let bad =
+            || self.invalid(t, field.clone(), format!("invalid port {:?} (expected e.g. 443/tcp)", t.value));
         let (port, protocol) = t.value.trim().split_once('/').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
         let protocol = protocol.to_ascii_lowercase();
@@ -414,13 +441,20 @@ impl Validator<'_> {
     }
 
     fn source(&self, i: usize, s: &RawSource) -> Result<SourceSpec, ConfigError> {
-        let kind: SourceKind =
-            s.kind.value.parse().map_err(|e: String| self.invalid(&s.kind, format!("sources[{i}].kind"), e))?;
+        let kind: SourceKind = s
+            .kind
+            .value
+            .parse()
+            .map_err(|e: String| self.invalid(&s.kind, format!("sources[{i}].kind"), e))?;
         if s.name.value.trim().is_empty() {
             return Err(self.invalid(&s.name, format!("sources[{i}].name"), "must not be empty"));
         }
         if s.files.is_empty() {
-            return Err(self.invalid(&s.name, format!("sources[{i}].files"), "a replay source needs at least one file"));
+            return Err(self.invalid(
+                &s.name,
+                format!("sources[{i}].files"),
+                "a replay source needs at least one file",
+            ));
         }
         Ok(SourceSpec {
             name: s.name.value.clone(),

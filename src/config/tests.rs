@@ -55,7 +55,10 @@ fn valid_config_is_validated_into_types() {
     assert_eq!(s.sources[1].observer, "leaf1");
     assert_eq!(
         s.rule_packs,
-        vec![RulePackRef::Builtin("zone-isolation".into()), RulePackRef::File("/etc/za/rules/extra.yaml".into())]
+        vec![
+            RulePackRef::Builtin("zone-isolation".into()),
+            RulePackRef::File("/etc/za/rules/extra.yaml".into())
+        ]
     );
     let signing = s.signing.clone().unwrap();
     assert_eq!(signing.public_keys, vec![PathBuf::from("/etc/za/keys/zoneaudit.pub")]);
@@ -80,7 +83,12 @@ fn invalid_cidr_names_line_and_field() {
 #[test]
 fn host_bits_are_rejected_with_a_hint() {
     let e = err(&GOOD.replace("10.20.0.0/16", "10.20.0.1/16"));
-    assert!(e.contains("line 12: zones.blue.prefixes[0]: 10.20.0.1/16 has host bits set (did you mean 10.20.0.0/16?)"), "{e}");
+    assert!(
+        e.contains(
+            "line 12: zones.blue.prefixes[0]: 10.20.0.1/16 has host bits set (did you mean 10.20.0.0/16?)"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -103,14 +111,22 @@ fn overlapping_zone_prefixes_name_both_places() {
 #[test]
 fn route_reflector_outside_its_zone_is_rejected() {
     let e = err(&GOOD.replace("routeReflectors: [172.31.20.5]", "routeReflectors: [172.31.10.9]"));
-    assert_eq!(e, "zoneaudit.yaml: line 14: zones.blue.routeReflectors: 172.31.10.9 is not inside the prefixes of zone blue");
+    assert_eq!(
+        e,
+        "zoneaudit.yaml: line 14: zones.blue.routeReflectors: 172.31.10.9 is not inside the prefixes of zone blue"
+    );
 }
 
 #[test]
 fn bad_selector_port_kind_and_duplicate_firewall_zone() {
-    assert!(err(&GOOD.replace("\"zone == 'blue'\"", "\"zone == \"")).contains("line 13: zones.blue.nodeSelector"));
+    assert!(
+        err(&GOOD.replace("\"zone == 'blue'\"", "\"zone == \"")).contains("line 13: zones.blue.nodeSelector")
+    );
     assert!(err(&GOOD.replace("443/tcp", "443/tpc")).contains("allowedFlows[0].ports[0]: invalid port"));
-    assert!(err(&GOOD.replace("kind: eos", "kind: junos")).contains("sources[1].kind: unknown source kind \"junos\""));
+    assert!(
+        err(&GOOD.replace("kind: eos", "kind: junos"))
+            .contains("sources[1].kind: unknown source kind \"junos\"")
+    );
     assert!(err(&GOOD.replace("[trust-blue]", "[trust-yellow]")).contains("already declared for zone"));
 }
 

@@ -162,6 +162,7 @@ pub fn generate(dir: &Path) -> Result<(PathBuf, PathBuf), EvidenceError> {
             return Err(EvidenceError::KeyExists { path: path.clone() });
         }
     }
+    std::fs::create_dir_all(dir).map_err(|source| EvidenceError::Io { path: dir.to_path_buf(), source })?;
     let pair = KeyPair::generate()?;
     write_new(&private_path, pair.signing.to_pem()?.as_bytes(), 0o600)?;
     write_new(&public_path, pair.public.to_pem().as_bytes(), 0o644)?;

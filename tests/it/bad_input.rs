@@ -55,13 +55,22 @@ fn a_broken_source_costs_that_source_and_nothing_stored_changes() {
     let out = run(&["--config", &cfg, "run"]);
     assert_eq!(out.code, 3, "evidence incomplete is exit 3:\n{}", out.all());
     let name = victim.file_name().unwrap().to_string_lossy().to_string();
-    assert!(out.stdout.contains("source calico failed") || out.stdout.contains("source calico partial"), "{}", out.stdout);
-    assert!(out.stdout.contains(&name) && out.stdout.contains("line"), "the error names the file and line:\n{}", out.stdout);
+    assert!(
+        out.stdout.contains("source calico failed") || out.stdout.contains("source calico partial"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&name) && out.stdout.contains("line"),
+        "the error names the file and line:\n{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("ZI-EVIDENCE-GAP"), "{}", out.stdout);
 
     // Earlier runs are exactly as they were and their reports still verify.
     let after: serde_json::Value =
-        serde_json::from_str(&run(&["--db", db.to_str().unwrap(), "runs", "list", "-o", "json"]).stdout).unwrap();
+        serde_json::from_str(&run(&["--db", db.to_str().unwrap(), "runs", "list", "-o", "json"]).stdout)
+            .unwrap();
     let before: serde_json::Value = serde_json::from_str(&before).unwrap();
     assert_eq!(after.as_array().unwrap()[..3], before.as_array().unwrap()[..], "earlier runs unchanged");
     let verified = verify_all(dir.path());
@@ -81,7 +90,11 @@ fn config_errors_name_file_line_and_field() {
     let out = run(&["--config", path.to_str().unwrap(), "run"]);
     assert_eq!(out.code, 2, "{}", out.all());
     let line = typo.lines().position(|l| l.contains("firewalZones")).unwrap() + 1;
-    assert!(out.stderr.contains("zoneaudit.yaml") && out.stderr.contains(&format!("line {line}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("zoneaudit.yaml") && out.stderr.contains(&format!("line {line}")),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("unknown field `firewalZones`"), "{}", out.stderr);
 
     let bad_cidr = good.replacen("10.20.0.0/16", "10.20.0.0/33", 1);
@@ -93,7 +106,8 @@ fn config_errors_name_file_line_and_field() {
     assert!(out.stderr.contains("invalid CIDR \"10.20.0.0/33\""), "{}", out.stderr);
 
     // Nothing was written by the refused runs.
-    let runs = run(&["--db", dir.path().join("zoneaudit.db").to_str().unwrap(), "runs", "list", "-o", "json"]);
+    let runs =
+        run(&["--db", dir.path().join("zoneaudit.db").to_str().unwrap(), "runs", "list", "-o", "json"]);
     let runs: serde_json::Value = serde_json::from_str(&runs.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 3);
 }

@@ -70,7 +70,9 @@ fn insert_source(cfg: &str, item: &str) -> String {
     let mut lines: Vec<&str> = cfg.lines().collect();
     let start = lines.iter().position(|l| l.starts_with("sources:")).expect("config has sources");
     let mut end = start + 1;
-    while end < lines.len() && (lines[end].starts_with(' ') || lines[end].starts_with('-') || lines[end].is_empty()) {
+    while end < lines.len()
+        && (lines[end].starts_with(' ') || lines[end].starts_with('-') || lines[end].is_empty())
+    {
         end += 1;
     }
     let indent = lines[start + 1].find('-').unwrap_or(0);

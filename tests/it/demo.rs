@@ -4,7 +4,8 @@
 use crate::support::{demo_in, reports, run};
 
 fn night(stdout: &str, n: u32) -> &str {
-    let start = stdout.find(&format!("── night {n}")).unwrap_or_else(|| panic!("night {n} missing:\n{stdout}"));
+    let start =
+        stdout.find(&format!("── night {n}")).unwrap_or_else(|| panic!("night {n} missing:\n{stdout}"));
     let rest = &stdout[start..];
     let end = rest[3..].find("── night").map(|i| i + 3).unwrap_or(rest.len());
     &rest[..end]
@@ -19,13 +20,16 @@ fn demo_runs_three_nights_with_the_expected_findings() {
     assert!(n1.contains("evidence complete"), "{n1}");
 
     let n2 = night(&out.stdout, 2);
-    assert!(n2.contains("NEW") && n2.contains("ZI-ROUTE-LEAK") && n2.contains("leaf1/YELLOW/10.20.1.0/26"), "{n2}");
+    assert!(
+        n2.contains("NEW") && n2.contains("ZI-ROUTE-LEAK") && n2.contains("leaf1/YELLOW/10.20.1.0/26"),
+        "{n2}"
+    );
     assert!(n2.contains("ZI-CROSS-ZONE-SESSION") && n2.contains("172.31.20.21"), "{n2}");
     assert!(n2.contains("evidence: leaf1"), "a finding shows one line of evidence:\n{n2}");
     assert!(n2.contains("2 findings (2 new, 0 resolved)"), "exactly the two injected faults:\n{n2}");
 
     let n3 = night(&out.stdout, 3);
-    assert!(n3.contains("1 findings (1 new, 2 resolved)"), "{n3}");
+    assert!(n3.contains("1 finding (1 new, 2 resolved)"), "{n3}");
     assert!(n3.contains("ZI-UNAPPROVED-FLOW") && n3.contains("green-to-blue-temp"), "{n3}");
     assert_eq!(n3.matches("RESOLVED").count(), 2, "{n3}");
 
@@ -71,7 +75,11 @@ fn demo_reports_verify_and_any_changed_byte_fails() {
     let wrong = other_key_dir.path().join("zoneaudit.pub");
     let out = run(&["verify", "--key", wrong.to_str().unwrap(), files[0].to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.all().contains("unknown") || out.all().contains("key"), "names the key problem:\n{}", out.all());
+    assert!(
+        out.all().contains("unknown") || out.all().contains("key"),
+        "names the key problem:\n{}",
+        out.all()
+    );
 }
 
 #[test]
@@ -92,12 +100,26 @@ fn findings_and_runs_list_the_demo_history() {
     assert_eq!(status("ZI-UNAPPROVED-FLOW"), "open");
 
     let table = run(&["--db", db.to_str().unwrap(), "findings", "--status", "open"]);
-    assert!(table.stdout.contains("ZI-UNAPPROVED-FLOW") && !table.stdout.contains("ZI-ROUTE-LEAK"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("ZI-UNAPPROVED-FLOW") && !table.stdout.contains("ZI-ROUTE-LEAK"),
+        "{}",
+        table.stdout
+    );
 
     let runs = run(&["--db", db.to_str().unwrap(), "runs", "list"]);
     assert_eq!(runs.code, 0);
-    assert_eq!(runs.stdout.matches(" complete ").count(), 3, "{}", runs.stdout);
+    let rows: Vec<&str> = runs.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{}", runs.stdout);
+    for row in rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[3], "complete", "run status: {row}");
+        assert!(cols[6].starts_with("sha256:"), "report digest: {row}");
+    }
 
     let show = run(&["--db", db.to_str().unwrap(), "runs", "show", "2"]);
-    assert!(show.stdout.contains("ZI-ROUTE-LEAK") && show.stdout.contains("evidence: leaf1"), "{}", show.stdout);
+    assert!(
+        show.stdout.contains("ZI-ROUTE-LEAK") && show.stdout.contains("evidence: leaf1"),
+        "{}",
+        show.stdout
+    );
 }
