@@ -101,6 +101,9 @@ pub fn run(
         Some(_) => rules::load_packs(&settings.rule_packs)?,
         None => Vec::new(),
     };
+    // Elapsed time, not the wall clock, ends the run: a replayed night keeps its own timeline.
+    let clock = std::time::Instant::now();
+    let finished = || opts.started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
     let run_id = store.begin_run(&settings.cluster, opts.started_at, &settings.digest, TOOL_VERSION)?;
     let mut facts = Facts::default();
     let mut sources = Vec::new();
@@ -120,7 +123,7 @@ pub fn run(
     }
     let evidence_complete = sources.iter().all(|s| s.status == SourceStatus::Ok);
     let Some((key, sink)) = opts.evaluate else {
-        store.finish_run(run_id, Utc::now(), RunStatus::Complete, evidence_complete)?;
+        store.finish_run(run_id, finished(), RunStatus::Complete, evidence_complete)?;
         return Ok(RunOutcome {
             run_id,
             started_at: opts.started_at,
@@ -140,7 +143,7 @@ pub fn run(
     store.record_evaluation(run_id, &evaluation.results, &evaluation.findings)?;
     let previous = previous_findings(store, run_id)?;
     let (new, resolved, persisting) = drift(&previous, &evaluation.findings);
-    let finished_at = Utc::now().max(opts.started_at);
+    let finished_at = finished();
     let report = RunReport {
         schema: crate::evidence::report::SCHEMA.to_string(),
         run_id,

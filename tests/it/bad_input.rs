@@ -158,3 +158,12 @@ fn unknown_kind_and_missing_database_are_usage_errors() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("/nonexistent/za.db"), "{}", out.stderr);
 }
+
+#[test]
+fn the_shipped_example_config_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/zoneaudit.example.yaml");
+    let settings = zoneaudit::config::Settings::load(&path).unwrap();
+    assert_eq!(settings.cluster, "prod-dc1");
+    assert_eq!(settings.zones["yellow"].vrf_on("leaf3"), Some("ZONE_YELLOW"));
+    assert_eq!(settings.sources.len(), 7);
+}
