@@ -537,53 +537,7 @@ fn a_run_still_being_recorded_is_left_alone_by_other_processes() {
 }
 
 /// Env var that turns `child_begins_a_run_and_aborts` into the victim of the crash test.
-const CHILD_DB: &str = "ZONEAUDIT_STORE_TEST_CHILD_DB";
-
-#[test]
-#[ignore = "helper process for a_killed_run_is_marked_incomplete"]
-fn child_begins_a_run_and_aborts() {
-    let Some(path) = std::env::var_os(CHILD_DB) else { return };
-    let mut store = Store::open(Path::new(&path)).unwrap();
-    let run = store.begin_run("prod-dc1", at("2024-07-16T02:00:00Z"), "c", "v").unwrap();
-    let sha = store.put_payload(SESSIONS_TXT).unwrap();
-    let source = source_run(
-        "rr-yellow",
-        vec![PayloadRef { name: "p".into(), sha256: sha, size: SESSIONS_TXT.len() as u64 }],
-    );
-    store.record_source(run, &source, &sample_facts("")).unwrap();
-    std::process::abort();
-}
-
-#[test]
-fn a_killed_run_is_marked_incomplete() {
-    let db = temp_db();
-    let mut store = Store::open(&db.path).unwrap();
-    let first = complete_run(&mut store, "2024-07-15T02:00:00Z", &["a"], Some("sha256:r1"));
-    let before = store.run(first).unwrap().unwrap();
-    drop(store);
-
-    let status = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "store::tests::child_begins_a_run_and_aborts",
-            "--ignored",
-            "--nocapture",
-            "--quiet",
-        ])
-        .env(CHILD_DB, &db.path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success(), "the child aborts mid-run");
-
-    let store = Store::open(&db.path).unwrap();
-    let runs = store.runs().unwrap();
-    assert_eq!(runs.len(), 2, "{runs:?}");
-    assert_eq!(runs[0], before);
-    assert_eq!(runs[1].status, RunStatus::Incomplete);
-    assert_eq!(store.facts(runs[1].id).unwrap().routes.len(), 1, "the committed source survives");
-}
+// A real kill of a real run (SIGKILL mid-collection) is tested end to end in tests/it/crash.rs.
 
 #[test]
 fn previous_report_digest_links_to_the_newest_earlier_report() {
