@@ -4,6 +4,10 @@
 pub mod bird;
 pub mod calico;
 pub mod eos;
+pub mod frr;
+pub mod junos;
+pub mod live;
+pub mod nxos;
 pub mod panos;
 pub mod replay;
 pub mod syslog;

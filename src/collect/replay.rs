@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::collect::{ParseError, bird, calico, eos, panos};
+use crate::collect::{ParseError, bird, calico, eos, frr, junos, nxos, panos};
 use crate::config::{Settings, SourceKind, SourceSpec};
 use crate::evidence::canonical::sha256_hex;
 use crate::model::{Facts, PayloadRef, Rejects, SourceRun, SourceStatus};
@@ -50,6 +50,9 @@ pub fn parse_payload(
             bird::parse(observer, text).map(|f| (f, Rejects::default()))
         }
         SourceKind::Eos => eos::parse(observer, bytes).map(|f| (f, Rejects::default())),
+        SourceKind::Nxos => nxos::parse(observer, bytes).map(|f| (f, Rejects::default())),
+        SourceKind::Junos => junos::parse(observer, bytes).map(|f| (f, Rejects::default())),
+        SourceKind::Frr => frr::parse(observer, bytes).map(|f| (f, Rejects::default())),
         SourceKind::Panos => {
             let (facts, rejects) = panos::parse(bytes, attribute);
             if facts.flows.is_empty() && rejects.total() > 0 {
@@ -104,7 +107,7 @@ pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
     let mut payloads = Vec::new();
     let mut errors: Vec<String> = Vec::new();
     let mut files_ok = 0usize;
-    match expand_files(&spec.files) {
+    match expand_files(spec.files()) {
         Err(e) => errors.push(format!("listing files: {e}")),
         Ok(files) if files.is_empty() => errors.push("no input files found".to_string()),
         Ok(files) => {

@@ -6,6 +6,12 @@
 //! Every error names the file, the line and the field.
 
 pub mod raw;
+mod source;
+
+pub use source::{
+    ApiGroup, Collection, ExecSpec, HttpSpec, KubeAccess, KubernetesSpec, NodeStatusStrategy, SecretRef,
+    SourceKind, SourceSpec, Transport,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -15,7 +21,7 @@ use ipnet::IpNet;
 
 use crate::model::ZoneMap;
 use crate::rules::selector::Selector;
-use raw::{RawConfig, RawSource, Text};
+use raw::{RawConfig, Text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,48 +51,6 @@ impl Zone {
     pub fn vrf_on(&self, device: &str) -> Option<&str> {
         self.vrf_overrides.get(device).map(String::as_str).or(self.vrf.as_deref())
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    Calico,
-    Bird,
-    Eos,
-    Panos,
-}
-
-impl SourceKind {
-    pub const ALL: [SourceKind; 4] =
-        [SourceKind::Calico, SourceKind::Bird, SourceKind::Eos, SourceKind::Panos];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceKind::Calico => "calico",
-            SourceKind::Bird => "bird",
-            SourceKind::Eos => "eos",
-            SourceKind::Panos => "panos",
-        }
-    }
-}
-
-impl std::str::FromStr for SourceKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        SourceKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| {
-            let known: Vec<&str> = SourceKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown source kind {s:?} (known: {})", known.join(", "))
-        })
-    }
-}
-
-/// A source in replay form: recorded files of one kind, from one observer.
-#[derive(Debug, Clone)]
-pub struct SourceSpec {
-    pub name: String,
-    pub kind: SourceKind,
-    pub files: Vec<PathBuf>,
-    pub observer: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +104,7 @@ pub struct Settings {
     pub sources: Vec<SourceSpec>,
     pub rule_packs: Vec<RulePackRef>,
     pub signing: Option<Signing>,
+    pub collection: Collection,
 }
 
 impl Settings {
@@ -350,7 +315,27 @@ impl Validator<'_> {
             sources,
             rule_packs,
             signing,
+            collection: self.collection(raw.collection.as_ref())?,
         })
+    }
+
+    fn collection(&self, raw: Option<&raw::RawCollection>) -> Result<Collection, ConfigError> {
+        let mut c = Collection::default();
+        let Some(raw) = raw else { return Ok(c) };
+        if let Some(n) = &raw.concurrency {
+            if n.value == 0 {
+                return Err(self.invalid_at(
+                    n.referenced.line(),
+                    "collection.concurrency",
+                    "must be at least 1",
+                ));
+            }
+            c.concurrency = n.value as usize;
+        }
+        if let Some(n) = &raw.max_response_bytes {
+            c.max_response_bytes = n.value;
+        }
+        Ok(c)
     }
 
     fn zone(&self, name: &str, z: &raw::RawZone, line: u64) -> Result<Zone, ConfigError> {
@@ -438,30 +423,6 @@ impl Validator<'_> {
             return Err(bad());
         }
         Ok(PortSpec { port, protocol })
-    }
-
-    fn source(&self, i: usize, s: &RawSource) -> Result<SourceSpec, ConfigError> {
-        let kind: SourceKind = s
-            .kind
-            .value
-            .parse()
-            .map_err(|e: String| self.invalid(&s.kind, format!("sources[{i}].kind"), e))?;
-        if s.name.value.trim().is_empty() {
-            return Err(self.invalid(&s.name, format!("sources[{i}].name"), "must not be empty"));
-        }
-        if s.files.is_empty() {
-            return Err(self.invalid(
-                &s.name,
-                format!("sources[{i}].files"),
-                "a replay source needs at least one file",
-            ));
-        }
-        Ok(SourceSpec {
-            name: s.name.value.clone(),
-            kind,
-            files: s.files.iter().map(|t| self.path(t)).collect(),
-            observer: s.observer.as_ref().map(|t| t.value.clone()).unwrap_or_else(|| s.name.value.clone()),
-        })
     }
 }
 

@@ -25,6 +25,20 @@ pub struct RawConfig {
     pub rule_packs: Vec<Text>,
     #[serde(default)]
     pub signing: Option<RawSigning>,
+    #[serde(default)]
+    pub collection: Option<RawCollection>,
+}
+
+/// How live collection behaves across sources.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCollection {
+    /// Sources fetched at the same time (devices, sockets, API calls).
+    #[serde(default)]
+    pub concurrency: Option<Spanned<u32>>,
+    /// The most bytes one response may have; larger answers fail that source.
+    #[serde(default)]
+    pub max_response_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +70,7 @@ pub struct RawAllowedFlow {
     pub rule: Option<Text>,
 }
 
+/// A source: its kind and exactly one transport (files, socket, command, exec, url, kubernetes).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawSource {
@@ -67,6 +82,94 @@ pub struct RawSource {
     /// Device or node name the output belongs to; defaults to the source name.
     #[serde(default)]
     pub observer: Option<Text>,
+    /// BIRD control socket path (`/run/bird/bird.ctl`, calico-node's `/var/run/calico/bird.ctl`).
+    #[serde(default)]
+    pub socket: Option<Text>,
+    /// A command to which the CLI command is appended as one argument: `[ssh, rr1, birdc]`, `[vtysh, -c]`.
+    #[serde(default)]
+    pub command: Vec<Text>,
+    /// Exec into a pod through the Kubernetes API (calico-node's birdcl).
+    #[serde(default)]
+    pub exec: Option<RawExec>,
+    /// Device API endpoint (eAPI, NX-API, Junos REST).
+    #[serde(default)]
+    pub url: Option<Text>,
+    #[serde(default)]
+    pub username: Option<Text>,
+    #[serde(default)]
+    pub password_file: Option<Text>,
+    #[serde(default)]
+    pub password_env: Option<Text>,
+    #[serde(default)]
+    pub ca_file: Option<Text>,
+    #[serde(default)]
+    pub insecure_skip_verify: Option<Spanned<bool>>,
+    /// The Kubernetes API (Calico resources).
+    #[serde(default)]
+    pub kubernetes: Option<RawKubernetes>,
+    /// Connect timeout (`5s`).
+    #[serde(default)]
+    pub connect_timeout: Option<Text>,
+    /// Whole-fetch timeout (`60s`).
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    /// Retries after a failed attempt, with exponential backoff.
+    #[serde(default)]
+    pub retries: Option<Spanned<u32>>,
+    /// VRFs to read per VRF (FRR); default: every zone's VRF on this device.
+    #[serde(default)]
+    pub vrfs: Vec<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawKubernetes {
+    /// Default: in-cluster service account, else `$KUBECONFIG` / `~/.kube/config`.
+    #[serde(default)]
+    pub kubeconfig: Option<Text>,
+    #[serde(default)]
+    pub context: Option<Text>,
+    /// `auto` (discovery), `crd.projectcalico.org/v1` or `projectcalico.org/v3`.
+    #[serde(default)]
+    pub api_group: Option<Text>,
+    /// Items per list page.
+    #[serde(default)]
+    pub page_size: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub node_status: Option<RawNodeStatus>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawNodeStatus {
+    /// `none`, `existing` (read what is there) or `ephemeral` (create, wait, read, delete).
+    pub strategy: Text,
+    /// Nodes to create a CalicoNodeStatus for (ephemeral).
+    #[serde(default)]
+    pub nodes: Vec<Text>,
+    /// How long to wait for calico-node to fill the status (`30s`).
+    #[serde(default)]
+    pub timeout: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawExec {
+    #[serde(default)]
+    pub kubeconfig: Option<Text>,
+    #[serde(default)]
+    pub context: Option<Text>,
+    pub namespace: Text,
+    /// Pods by label (`k8s-app=calico-node`).
+    pub label_selector: Text,
+    /// The node whose pod to use; default: the source's observer.
+    #[serde(default)]
+    pub node: Option<Text>,
+    #[serde(default)]
+    pub container: Option<Text>,
+    /// Default `[birdcl, -s, /var/run/calico/bird.ctl]`; the CLI command is appended.
+    #[serde(default)]
+    pub command: Vec<Text>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -51,7 +51,7 @@ fn valid_config_is_validated_into_types() {
     assert!(s.approved_flow("yellow", "blue", "tcp", 443).is_some());
     assert!(s.approved_flow("yellow", "blue", "tcp", 22).is_none());
     assert!(s.approved_flow("blue", "yellow", "tcp", 443).is_none());
-    assert_eq!(s.sources[0].files[0], Path::new("/etc/za/inputs/calico"));
+    assert_eq!(s.sources[0].files()[0], Path::new("/etc/za/inputs/calico"));
     assert_eq!(s.sources[1].observer, "leaf1");
     assert_eq!(
         s.rule_packs,

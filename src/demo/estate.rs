@@ -1421,10 +1421,10 @@ mod tests {
         assert_eq!(names.len(), 10, "{names:?}");
         let rr = s.sources.iter().find(|x| x.name == "blue-rr2").expect("bird source per RR");
         assert_eq!(rr.observer, "blue-rr2");
-        assert_eq!(rr.files, [Path::new("/demo/inputs/bird/blue-rr2.txt")]);
+        assert_eq!(rr.files(), [Path::new("/demo/inputs/bird/blue-rr2.txt")]);
         let leaf = s.sources.iter().find(|x| x.name == "leaf1").expect("eos source");
-        assert_eq!(leaf.files.len(), 2);
-        assert_eq!(s.sources[0].files, [Path::new("/demo/inputs/calico")]);
+        assert_eq!(leaf.files().len(), 2);
+        assert_eq!(s.sources[0].files(), [Path::new("/demo/inputs/calico")]);
         assert_eq!(s.database.as_deref(), Some(Path::new("/demo/zoneaudit.db")));
         assert_eq!(s.signing.as_ref().map(|k| k.key_file.clone()), Some("/demo/keys/zoneaudit.key".into()));
     }
@@ -1436,7 +1436,7 @@ mod tests {
             let generated: Vec<String> =
                 inputs_for(night).into_iter().map(|(p, _)| format!("/demo/{p}")).collect();
             for src in &s.sources {
-                for f in &src.files {
+                for f in src.files() {
                     let f = f.display().to_string();
                     assert!(
                         generated.iter().any(|g| g == &f || g.starts_with(&format!("{f}/"))),

@@ -151,9 +151,9 @@ fn parse_shows_facts_and_exits_2_on_unreadable_input() {
 
 #[test]
 fn unknown_kind_and_missing_database_are_usage_errors() {
-    let out = run(&["parse", "--kind", "junos", "x.json"]);
+    let out = run(&["parse", "--kind", "vyos", "x.json"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("unknown source kind \"junos\""), "{}", out.stderr);
+    assert!(out.stderr.contains("unknown source kind \"vyos\""), "{}", out.stderr);
     let out = run(&["--db", "/nonexistent/za.db", "runs", "list"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("/nonexistent/za.db"), "{}", out.stderr);
