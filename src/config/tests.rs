@@ -124,8 +124,8 @@ fn bad_selector_port_kind_and_duplicate_firewall_zone() {
     );
     assert!(err(&GOOD.replace("443/tcp", "443/tpc")).contains("allowedFlows[0].ports[0]: invalid port"));
     assert!(
-        err(&GOOD.replace("kind: eos", "kind: junos"))
-            .contains("sources[1].kind: unknown source kind \"junos\"")
+        err(&GOOD.replace("kind: eos", "kind: vyos"))
+            .contains("sources[1].kind: unknown source kind \"vyos\"")
     );
     assert!(err(&GOOD.replace("[trust-blue]", "[trust-yellow]")).contains("already declared for zone"));
 }
