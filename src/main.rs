@@ -4,6 +4,8 @@ use clap::Parser;
 use zoneaudit::cli::{Cli, LogFormat};
 
 fn main() -> ExitCode {
+    // One TLS provider for kube, reqwest and lettre; without it they panic when building clients.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose, cli.quiet);
     match zoneaudit::cli::run(cli) {

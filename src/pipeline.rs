@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::collect::replay::{Collected, collect_source};
+use crate::collect::gather::gather;
+use crate::collect::record::record;
+use crate::collect::replay::Collected;
 use crate::config::Settings;
 use crate::evidence::keys::SigningKey;
 use crate::evidence::report::{
@@ -35,8 +37,8 @@ pub enum PipelineError {
     Evidence(#[from] crate::evidence::EvidenceError),
     #[error("{path}: {source}")]
     Write { path: String, source: std::io::Error },
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    Record(#[from] crate::collect::record::RecordError),
 }
 
 /// What a finished run looked like, for the CLI and the demo.
@@ -86,12 +88,14 @@ pub struct RunOptions<'a> {
     pub started_at: DateTime<Utc>,
     /// Only these sources (empty: all).
     pub only_sources: &'a [String],
+    /// Also write every payload in replay form, with a replay config, into this directory.
+    pub record: Option<&'a Path>,
     /// `None`: snapshot only (`collect`), no evaluation and no report.
     pub evaluate: Option<(&'a SigningKey, &'a ReportSink)>,
 }
 
 /// Run the job: collect, store, and (unless snapshot-only) evaluate, sign and write the report.
-pub fn run(
+pub async fn run(
     settings: &Settings,
     store: &mut Store,
     opts: RunOptions<'_>,
@@ -105,14 +109,14 @@ pub fn run(
     let clock = std::time::Instant::now();
     let finished = || opts.started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
     let run_id = store.begin_run(&settings.cluster, opts.started_at, &settings.digest, TOOL_VERSION)?;
+    let collected = gather(settings, opts.only_sources).await;
+    if let Some(dir) = opts.record {
+        let config = record(dir, settings, &collected)?;
+        tracing::info!(config = %config.display(), "recorded the collection for replay");
+    }
     let mut facts = Facts::default();
     let mut sources = Vec::new();
-    for spec in &settings.sources {
-        if !opts.only_sources.is_empty() && !opts.only_sources.contains(&spec.name) {
-            continue;
-        }
-        tracing::info!(source = %spec.name, kind = spec.kind.as_str(), "collecting");
-        let Collected { run, facts: source_facts, payloads } = collect_source(spec, settings);
+    for Collected { run, facts: source_facts, payloads } in collected {
         for p in &payloads {
             store.put_payload(&p.bytes)?;
         }

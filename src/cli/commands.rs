@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> CmdResult {
     match &cli.command {
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
         Command::Run(args) => run_job(&cli, args),
-        Command::Collect { sources } => collect(&cli, sources),
+        Command::Collect { sources, record } => collect(&cli, sources, record.as_deref()),
         Command::Audit { run, output } => audit(&cli, *run, *output),
         Command::Findings { since, status, severity, output } => {
             findings(&cli, since.map(Into::into), status.as_deref(), *severity, *output)
@@ -49,6 +49,16 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Keygen { out } => keygen(out),
         Command::Verify { files, keys } => verify(&cli, files, keys),
     }
+}
+
+/// Collection is async (sources in parallel); the rest of a command is not.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+        .block_on(future)
 }
 
 fn settings(cli: &Cli) -> Result<Settings, CliError> {
@@ -94,16 +104,21 @@ fn run_job(cli: &Cli, args: &RunArgs) -> CmdResult {
     let reports =
         args.reports.clone().unwrap_or_else(|| db.parent().unwrap_or(Path::new(".")).join("reports"));
     let sink = ReportSink { dir: reports };
-    let outcome = pipeline::run(
+    let outcome = block_on(pipeline::run(
         &settings,
         &mut store,
-        RunOptions { started_at: Utc::now(), only_sources: &[], evaluate: Some((&key, &sink)) },
-    )?;
+        RunOptions {
+            started_at: Utc::now(),
+            only_sources: &[],
+            record: args.record.as_deref(),
+            evaluate: Some((&key, &sink)),
+        },
+    ))?;
     print_outcome(&outcome);
     Ok(outcome.exit_code(cli.fail_on))
 }
 
-fn collect(cli: &Cli, sources: &[String]) -> CmdResult {
+fn collect(cli: &Cli, sources: &[String], record: Option<&Path>) -> CmdResult {
     let settings = settings(cli)?;
     for name in sources {
         if !settings.sources.iter().any(|s| &s.name == name) {
@@ -114,12 +129,15 @@ fn collect(cli: &Cli, sources: &[String]) -> CmdResult {
         }
     }
     let mut store = open_store(cli, Some(&settings))?;
-    let outcome = pipeline::run(
+    let outcome = block_on(pipeline::run(
         &settings,
         &mut store,
-        RunOptions { started_at: Utc::now(), only_sources: sources, evaluate: None },
-    )?;
+        RunOptions { started_at: Utc::now(), only_sources: sources, record, evaluate: None },
+    ))?;
     println!("run {} (snapshot only)", outcome.run_id);
+    if let Some(dir) = record {
+        println!("  recorded for replay: {}", dir.join("zoneaudit.yaml").display());
+    }
     print_sources(&outcome.sources);
     Ok(if outcome.evidence_complete { 0 } else { 3 })
 }

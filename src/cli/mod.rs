@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::Severity;
 
-pub use commands::{CliError, print_outcome, run};
+pub use commands::{CliError, block_on, print_outcome, run};
 
 #[derive(Debug, Parser)]
 #[command(name = "zoneaudit", version, about = "Continuous evidence that network zones stay isolated")]
@@ -68,6 +68,9 @@ pub enum Command {
         /// Only these sources (repeatable).
         #[arg(long = "source")]
         sources: Vec<String>,
+        /// Also write every payload in replay form, with a config that replays them, into DIR.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// Evaluate a stored snapshot again with the current rule packs (prints; stored evidence is not changed).
     Audit {
@@ -128,6 +131,9 @@ pub struct RunArgs {
     /// Where signed reports are written (default: `reports/` next to the database).
     #[arg(long, env = "ZONEAUDIT_REPORTS")]
     pub reports: Option<PathBuf>,
+    /// Also write every payload in replay form, with a config that replays them, into DIR.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

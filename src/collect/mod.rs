@@ -5,10 +5,12 @@ pub mod bird;
 pub mod calico;
 pub mod eos;
 pub mod frr;
+pub mod gather;
 pub mod junos;
 pub mod live;
 pub mod nxos;
 pub mod panos;
+pub mod record;
 pub mod replay;
 pub mod syslog;
 

@@ -7,10 +7,11 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
+use crate::collect::live::RawPayload;
 use crate::collect::{ParseError, bird, calico, eos, frr, junos, nxos, panos};
-use crate::config::{Settings, SourceKind, SourceSpec};
+use crate::config::{Settings, SourceKind, SourceSpec, Transport};
 use crate::evidence::canonical::sha256_hex;
 use crate::model::{Facts, PayloadRef, Rejects, SourceRun, SourceStatus};
 
@@ -98,43 +99,60 @@ fn read_payload(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Collect one source from its recorded files.
-pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
-    let started_at = Utc::now();
-    let attribute = |a: IpAddr| settings.zone_map.zone_of_addr(a).map(str::to_string);
-    let mut facts = Facts::default();
-    let mut rejects = Rejects::default();
+/// The recorded payloads of a replay source, named by their file, and the files that could not be read.
+pub fn read_files(files: &[PathBuf]) -> (Vec<RawPayload>, Vec<String>) {
     let mut payloads = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    let mut files_ok = 0usize;
-    match expand_files(spec.files()) {
+    let mut errors = Vec::new();
+    match expand_files(files) {
         Err(e) => errors.push(format!("listing files: {e}")),
         Ok(files) if files.is_empty() => errors.push("no input files found".to_string()),
         Ok(files) => {
             for path in files {
-                let name = path.display().to_string();
-                let bytes = match read_payload(&path) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                let sha256 = sha256_hex(&bytes);
-                match parse_payload(spec.kind, &spec.observer, &bytes, &attribute) {
-                    Ok((mut f, r)) => {
-                        f.stamp(&spec.name, &sha256);
-                        facts.extend(f);
-                        merge_rejects(&mut rejects, r, &name);
-                        files_ok += 1;
-                    }
-                    Err(e) => errors.push(e.in_file(name.clone()).to_string()),
+                match read_payload(&path) {
+                    Ok(bytes) => payloads.push(RawPayload::new(path.display().to_string(), bytes)),
+                    Err(e) => errors.push(e),
                 }
-                payloads.push(Payload { name, sha256, bytes });
             }
         }
     }
-    let status = if files_ok == 0 {
+    (payloads, errors)
+}
+
+/// Collect one source from its recorded files.
+pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
+    let started_at = Utc::now();
+    let (payloads, errors) = read_files(spec.files());
+    assemble(spec, settings, started_at, payloads, errors)
+}
+
+/// Parse fetched or recorded payloads into a source run: facts stamped with their payload digest,
+/// status from what could be read (`failed` when nothing could, `partial` when some could not).
+pub fn assemble(
+    spec: &SourceSpec,
+    settings: &Settings,
+    started_at: DateTime<Utc>,
+    raw: Vec<RawPayload>,
+    mut errors: Vec<String>,
+) -> Collected {
+    let attribute = |a: IpAddr| settings.zone_map.zone_of_addr(a).map(str::to_string);
+    let mut facts = Facts::default();
+    let mut rejects = Rejects::default();
+    let mut payloads = Vec::new();
+    let mut parsed_ok = 0usize;
+    for RawPayload { name, bytes } in raw {
+        let sha256 = sha256_hex(&bytes);
+        match parse_payload(spec.kind, &spec.observer, &bytes, &attribute) {
+            Ok((mut f, r)) => {
+                f.stamp(&spec.name, &sha256);
+                facts.extend(f);
+                merge_rejects(&mut rejects, r, &name);
+                parsed_ok += 1;
+            }
+            Err(e) => errors.push(e.in_file(name.clone()).to_string()),
+        }
+        payloads.push(Payload { name, sha256, bytes });
+    }
+    let status = if parsed_ok == 0 {
         SourceStatus::Failed
     } else if !errors.is_empty() || !rejects.is_empty() {
         SourceStatus::Partial
@@ -164,8 +182,37 @@ pub fn collect_source(spec: &SourceSpec, settings: &Settings) -> Collected {
             })
             .collect(),
         rejects,
+        notes: transport_notes(spec),
     };
     Collected { run, facts, payloads }
+}
+
+/// What a reader of the evidence should know about how the source was read.
+fn transport_notes(spec: &SourceSpec) -> Vec<String> {
+    let mut notes = Vec::new();
+    match &spec.transport {
+        Transport::Files(_) => notes.push("replay: recorded files".to_string()),
+        Transport::BirdSocket(p) => notes.push(format!("live: BIRD control socket {}", p.display())),
+        Transport::Command(argv) => notes.push(format!("live: command {}", argv.join(" "))),
+        Transport::Exec(e) => notes.push(format!(
+            "live: exec {} in the pod on node {} ({} in namespace {})",
+            e.command.join(" "),
+            e.node,
+            e.label_selector,
+            e.namespace
+        )),
+        Transport::Http(h) => {
+            notes.push(format!("live: {}", h.url));
+            if h.insecure_skip_verify {
+                notes.push("TLS certificate verification DISABLED (insecureSkipVerify)".to_string());
+            }
+        }
+        Transport::Kubernetes(k) => notes.push(format!(
+            "live: Kubernetes API ({})",
+            k.api_group.group_version().unwrap_or("Calico API group by discovery")
+        )),
+    }
+    notes
 }
 
 /// Rejected-line samples keep the file they came from, so a reader can find them.

@@ -1728,6 +1728,7 @@ mod tests {
                 counts: Default::default(),
                 payloads: Vec::new(),
                 rejects: Default::default(),
+                notes: Vec::new(),
             })
             .collect();
         let packs = crate::rules::load_packs(&s.rule_packs).expect("built-in pack loads");

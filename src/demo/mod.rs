@@ -36,11 +36,11 @@ pub fn run(dir: Option<&Path>) -> Result<u8, CliError> {
         let mut store = Store::open(&db)?;
         let started_at = Utc.from_utc_datetime(&night.date().and_hms_opt(2, 0, 0).expect("valid time"));
         println!("── night {} ({}): {}", night.number(), night.date(), night.story());
-        let outcome = pipeline::run(
+        let outcome = crate::cli::block_on(pipeline::run(
             &settings,
             &mut store,
-            RunOptions { started_at, only_sources: &[], evaluate: Some((&key, &sink)) },
-        )?;
+            RunOptions { started_at, only_sources: &[], record: None, evaluate: Some((&key, &sink)) },
+        ))?;
         crate::cli::print_outcome(&outcome);
         println!();
     }

@@ -253,6 +253,7 @@ pub(crate) mod sample {
                     size: 5123,
                 }],
                 rejects: Rejects::default(),
+                notes: Vec::new(),
             },
             SourceRun {
                 name: "leaf2".into(),
@@ -264,6 +265,7 @@ pub(crate) mod sample {
                 counts: BTreeMap::new(),
                 payloads: vec![],
                 rejects: Rejects::default(),
+                notes: Vec::new(),
             },
         ];
         let results = vec![

@@ -409,6 +409,10 @@ pub struct SourceRun {
     pub payloads: Vec<PayloadRef>,
     #[serde(default)]
     pub rejects: Rejects,
+    /// How the source was read, where that matters to a reader of the evidence: the transport,
+    /// and any weakening such as TLS verification turned off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

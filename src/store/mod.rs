@@ -652,12 +652,13 @@ impl Store {
     pub fn source_runs(&self, run_id: i64) -> Result<Vec<SourceRun>> {
         let op = format!("read sources of run {run_id}");
         let (path, op) = (&self.path, op.as_str());
-        type RawSource = (i64, String, String, String, Option<String>, String, String, String, String);
+        type RawSource =
+            (i64, String, String, String, Option<String>, String, String, String, String, String);
         let raw: Vec<RawSource> = {
             let mut stmt = self
                 .conn
                 .prepare(
-                    "SELECT id, name, kind, status, error, started_at, finished_at, counts, rejects \
+                    "SELECT id, name, kind, status, error, started_at, finished_at, counts, rejects, notes \
                      FROM source_runs WHERE run_id = ?1 ORDER BY id",
                 )
                 .at(path, op)?;
@@ -672,6 +673,7 @@ impl Store {
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             })
             .at(path, op)?
@@ -699,7 +701,7 @@ impl Store {
         }
         let d = Decoder { path, op };
         raw.into_iter()
-            .map(|(id, name, kind, status, error, started, finished, counts, rejects)| {
+            .map(|(id, name, kind, status, error, started, finished, counts, rejects, notes)| {
                 let payloads = links
                     .remove(&id)
                     .unwrap_or_default()
@@ -714,6 +716,7 @@ impl Store {
                     finished_at: d.time("source_runs.finished_at", &finished)?,
                     counts: d.json::<BTreeMap<String, u64>>("source_runs.counts", &counts)?,
                     rejects: d.json::<Rejects>("source_runs.rejects", &rejects)?,
+                    notes: d.json::<Vec<String>>("source_runs.notes", &notes)?,
                     name,
                     kind,
                     error,
@@ -976,8 +979,8 @@ fn write_source(
     let op = format!("record source {}", source.name);
     let op = op.as_str();
     tx.execute(
-        "INSERT INTO source_runs (run_id, name, kind, status, error, started_at, finished_at, counts, rejects) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO source_runs (run_id, name, kind, status, error, started_at, finished_at, counts, rejects, notes) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             run_id,
             source.name,
@@ -988,6 +991,7 @@ fn write_source(
             timestamp(&source.finished_at),
             encode_json(path, op, "counts", &source.counts)?,
             encode_json(path, op, "rejects", &source.rejects)?,
+            encode_json(path, op, "notes", &source.notes)?,
         ],
     )
     .at(path, op)?;

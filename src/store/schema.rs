@@ -34,6 +34,7 @@ CREATE TABLE source_runs (
     finished_at TEXT NOT NULL,
     counts      TEXT NOT NULL CHECK (json_valid(counts)),
     rejects     TEXT NOT NULL CHECK (json_valid(rejects)),
+    notes       TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(notes)),
     UNIQUE (run_id, name)
 ) STRICT;
 

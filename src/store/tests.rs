@@ -110,6 +110,7 @@ fn source_run(name: &str, payloads: Vec<PayloadRef>) -> SourceRun {
         counts,
         payloads,
         rejects,
+        notes: vec!["transport: socket".into()],
     }
 }
 

@@ -195,6 +195,7 @@ pub fn source_run(name: &str, status: SourceStatus, error: Option<&str>) -> Sour
         counts: Default::default(),
         payloads: vec![],
         rejects: Default::default(),
+        notes: Vec::new(),
     }
 }
 
