@@ -71,7 +71,7 @@ fn write_report(out: &mut String, r: &RunReport, digest: Option<&str>) -> std::f
     )?;
 
     writeln!(out, "## Sources\n")?;
-    writeln!(out, "| Source | Kind | Status | Counts | Error |\n|---|---|---|---|---|")?;
+    writeln!(out, "| Source | Kind | Status | Counts | Read from | Error |\n|---|---|---|---|---|---|")?;
     for src in &r.sources {
         let mut counts: Vec<String> = src.counts.iter().map(|(k, n)| format!("{} {n}", text(k))).collect();
         if !src.rejects.is_empty() {
@@ -79,11 +79,12 @@ fn write_report(out: &mut String, r: &RunReport, digest: Option<&str>) -> std::f
         }
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             text(&src.name),
             text(&src.kind),
             src.status.as_str(),
             counts.join(", "),
+            text(&src.notes.join("; ")),
             text(src.error.as_deref().unwrap_or(""))
         )?;
     }
@@ -193,7 +194,7 @@ mod tests {
         assert!(md.starts_with("# zoneaudit run 42 — prod-eu1\n"), "{md}");
         assert!(md.contains("| Finished | 2024-07-16T02:01:10.250Z |"), "{md}");
         assert!(md.contains("| Evidence | **incomplete**: 1 of 2 sources"), "{md}");
-        assert!(md.contains("| leaf2 | eos | failed |  | connect 10.0.0.2:443: timed out |"), "{md}");
+        assert!(md.contains("| leaf2 | eos | failed |  |  | connect 10.0.0.2:443: timed out |"), "{md}");
         assert!(md.contains("| vrf-leak | high | fail | 412 routes in 6 VRFs, 1 leak |"), "{md}");
         assert!(md.contains("**Message:** GREEN prefix 10.20.1.0/26 present in VRF YELLOW"), "{md}");
         assert!(
@@ -212,7 +213,7 @@ mod tests {
         let mut report = sample::report(1, None);
         report.sources[1].error = Some("reply `a|b`".into());
         let md = render_run(&report);
-        assert!(md.contains("| leaf2 | eos | failed |  | reply \\`a\\|b\\` |\n"), "{md}");
+        assert!(md.contains("| leaf2 | eos | failed |  |  | reply \\`a\\|b\\` |\n"), "{md}");
     }
 
     /// The excerpt holds a run of three backticks: its fence must be longer, so the excerpt cannot

@@ -360,3 +360,345 @@ fn bound(s: &str) -> String {
     out.push('…');
     out
 }
+
+/// An HTTPS device double for tests: a test CA made with the `openssl` CLI, a TLS listener on
+/// 127.0.0.1 and a hand-written HTTP/1.1 exchange, so clients meet real TLS and real framing.
+#[cfg(test)]
+pub(crate) mod double {
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio_rustls::TlsAcceptor;
+
+    /// A test CA and a server certificate for IP 127.0.0.1 signed by it.
+    pub struct Pki {
+        dir: tempfile::TempDir,
+    }
+
+    impl Pki {
+        pub fn new() -> Pki {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let openssl = |args: &[&str]| {
+                let out = Command::new("openssl")
+                    .args(args)
+                    .current_dir(dir.path())
+                    .output()
+                    .expect("openssl runs");
+                assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            };
+            let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+            let mut ca = vec!["req", "-x509", "-new"];
+            ca.extend(ec);
+            ca.extend([
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=zoneaudit test CA",
+            ]);
+            ca.extend([
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ]);
+            openssl(&ca);
+            let mut csr = vec!["req", "-new"];
+            csr.extend(ec);
+            csr.extend(["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+            openssl(&csr);
+            std::fs::write(
+                dir.path().join("server.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+            )
+            .expect("extension file");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "server.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+            ]);
+            Pki { dir }
+        }
+
+        pub fn ca_file(&self) -> PathBuf {
+            self.dir.path().join("ca.pem")
+        }
+
+        pub fn dir(&self) -> &Path {
+            self.dir.path()
+        }
+
+        fn acceptor(&self) -> TlsAcceptor {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let certs = vec![
+                CertificateDer::from_pem_file(self.dir.path().join("server.pem"))
+                    .expect("server certificate"),
+            ];
+            let key = PrivateKeyDer::from_pem_file(self.dir.path().join("server.key")).expect("server key");
+            let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .expect("server TLS config");
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            TlsAcceptor::from(Arc::new(config))
+        }
+    }
+
+    /// The password the tests configure; no error, log or Debug output may contain it.
+    pub const PASSWORD: &str = "s3cr3t-Pa55w0rd";
+
+    impl Pki {
+        /// A password file as an operator writes it (with a trailing newline).
+        pub fn password_file(&self) -> PathBuf {
+            let path = self.dir.path().join("password");
+            std::fs::write(&path, format!("{PASSWORD}\n")).expect("password file");
+            path
+        }
+
+        /// One source entry (YAML flow mapping) for a device at `url`, trusting this CA.
+        pub fn source(&self, name: &str, kind: &str, url: &str, extra: &str) -> String {
+            format!(
+                "{{name: {name}, kind: {kind}, url: \"{url}\", username: zoneaudit, passwordFile: \"{}\", \
+                 caFile: \"{}\", connectTimeout: 2s, timeout: 5s, retries: 0{extra}}}",
+                self.password_file().display(),
+                self.ca_file().display()
+            )
+        }
+    }
+
+    /// A whole config with one source, validated the way `zoneaudit` loads it.
+    pub fn settings(source: &str, top_level: &str) -> crate::config::Settings {
+        let text = format!(
+            "cluster: lab\nzones:\n  prod:\n    prefixes: [10.110.0.0/16]\n    vrf: ZONE-PROD\n{top_level}sources:\n  - {source}\n"
+        );
+        crate::config::Settings::from_yaml(&text, "zoneaudit.yaml", Path::new("/"))
+            .unwrap_or_else(|e| panic!("test config is valid: {e}\n{text}"))
+    }
+
+    /// Fetch the config's first source through the live dispatcher (timeouts, retries, limits).
+    pub async fn fetch(
+        settings: &crate::config::Settings,
+    ) -> Result<Vec<crate::collect::live::RawPayload>, crate::collect::live::FetchError> {
+        let limits =
+            crate::collect::live::Limits { max_response_bytes: settings.collection.max_response_bytes };
+        let ctx = crate::collect::live::FetchContext { settings, limits };
+        crate::collect::live::fetch(&settings.sources[0], &ctx).await
+    }
+
+    /// One request as the double received it.
+    #[derive(Debug, Clone)]
+    pub struct Request {
+        pub method: String,
+        pub path: String,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Request {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        pub fn body_text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+    }
+
+    /// How the double answers one request.
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+        /// Wait this long before answering.
+        pub delay: Duration,
+        /// Send only this many body bytes (the declared length stays the full one), then close.
+        pub cut_at: Option<usize>,
+        /// Send no Content-Length: the body ends when the connection closes.
+        pub close_delimited: bool,
+    }
+
+    impl Reply {
+        pub fn json(body: impl Into<Vec<u8>>) -> Reply {
+            Reply::status(200, body).header("Content-Type", "application/json")
+        }
+
+        pub fn status(status: u16, body: impl Into<Vec<u8>>) -> Reply {
+            Reply {
+                status,
+                headers: Vec::new(),
+                body: body.into(),
+                delay: Duration::ZERO,
+                cut_at: None,
+                close_delimited: false,
+            }
+        }
+
+        pub fn header(mut self, name: &str, value: &str) -> Reply {
+            self.headers.push((name.to_string(), value.to_string()));
+            self
+        }
+
+        pub fn after(mut self, delay: Duration) -> Reply {
+            self.delay = delay;
+            self
+        }
+
+        pub fn cut_at(mut self, bytes: usize) -> Reply {
+            self.cut_at = Some(bytes);
+            self
+        }
+
+        pub fn close_delimited(mut self) -> Reply {
+            self.close_delimited = true;
+            self
+        }
+    }
+
+    type Answer = dyn Fn(&Request, usize) -> Reply + Send + Sync;
+
+    /// A running double; it stops when dropped.
+    pub struct Server {
+        pub addr: SocketAddr,
+        requests: Arc<Mutex<Vec<Request>>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl Server {
+        /// Serve with `pki`'s certificate; `answer` gets each request and its 0-based number.
+        pub async fn start(
+            pki: &Pki,
+            answer: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
+        ) -> Server {
+            let acceptor = pki.acceptor();
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+            let addr = listener.local_addr().expect("local address");
+            let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+            let answer: Arc<Answer> = Arc::new(answer);
+            let seen = requests.clone();
+            let task = tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (acceptor, answer, seen) = (acceptor.clone(), answer.clone(), seen.clone());
+                    tokio::spawn(async move {
+                        // A client that rejects the certificate ends the handshake: nothing to serve.
+                        let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                        let Some(request) = read_request(&mut tls).await else { return };
+                        let n = {
+                            let mut seen = seen.lock().unwrap();
+                            seen.push(request.clone());
+                            seen.len() - 1
+                        };
+                        let reply = answer(&request, n);
+                        tokio::time::sleep(reply.delay).await;
+                        let _ = write_reply(&mut tls, &reply).await;
+                        let _ = tls.shutdown().await;
+                    });
+                }
+            });
+            Server { addr, requests, task }
+        }
+
+        pub fn url(&self, path: &str) -> String {
+            format!("https://127.0.0.1:{}{path}", self.addr.port())
+        }
+
+        pub fn requests(&self) -> Vec<Request> {
+            self.requests.lock().unwrap().clone()
+        }
+    }
+
+    async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Request> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let mut start = lines.next()?.split(' ');
+        let (method, path) = (start.next()?.to_string(), start.next()?.to_string());
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = buf[head_end + 4..].to_vec();
+        while body.len() < length {
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        Some(Request { method, path, headers, body })
+    }
+
+    async fn write_reply<S: tokio::io::AsyncWrite + Unpin>(
+        stream: &mut S,
+        reply: &Reply,
+    ) -> std::io::Result<()> {
+        let reason = reqwest::StatusCode::from_u16(reply.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Unknown");
+        let mut head = format!("HTTP/1.1 {} {reason}\r\n", reply.status);
+        for (k, v) in &reply.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !reply.close_delimited {
+            head.push_str(&format!("Content-Length: {}\r\n", reply.body.len()));
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        let body = match reply.cut_at {
+            Some(n) => reply.body.get(..n).unwrap_or(&reply.body),
+            None => &reply.body,
+        };
+        stream.write_all(body).await?;
+        stream.flush().await
+    }
+}
