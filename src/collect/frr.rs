@@ -94,7 +94,9 @@ enum Shape {
 }
 
 fn shape(obj: &Map<String, Value>) -> Shape {
-    if obj.is_empty() {
+    // `"default": {"vrfId": 0, "vrfName": "default"}`: a VRF with nothing to show.
+    let vrf_header = obj.contains_key("vrfName") || obj.contains_key("vrfId");
+    if obj.is_empty() || (vrf_header && obj.values().all(|v| !v.is_object() && !v.is_array())) {
         return Shape::Empty;
     }
     if obj.get("peers").is_some_and(Value::is_object) {

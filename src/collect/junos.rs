@@ -32,6 +32,9 @@ use serde_json::{Map, Value};
 use crate::collect::ParseError;
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
 
+/// Elements with their JSON pointers.
+type Located<'v> = Vec<(String, &'v Map<String, Value>)>;
+
 /// Bounds what reports quote of one entry.
 const MAX_EXCERPT_CHARS: usize = 600;
 
@@ -218,7 +221,7 @@ fn child_elements<'v>(
     parent: &'v Map<String, Value>,
     key: &str,
     ptr: &str,
-) -> Result<Vec<(String, &'v Map<String, Value>)>, ParseError> {
+) -> Result<Located<'v>, ParseError> {
     match parent.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(v) => elements(v, &format!("{ptr}/{key}")),
@@ -226,7 +229,7 @@ fn child_elements<'v>(
 }
 
 /// An element list: an array of objects (a bare object, as some older releases print, is one).
-fn elements<'v>(v: &'v Value, ptr: &str) -> Result<Vec<(String, &'v Map<String, Value>)>, ParseError> {
+fn elements<'v>(v: &'v Value, ptr: &str) -> Result<Located<'v>, ParseError> {
     match v {
         Value::Array(items) => items
             .iter()

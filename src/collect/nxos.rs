@@ -35,6 +35,9 @@ use serde_json::{Map, Value};
 use crate::collect::ParseError;
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
 
+/// Rows with their JSON pointers.
+type Located<'v> = Vec<(String, &'v Map<String, Value>)>;
+
 /// Bounds what reports quote of one row.
 const MAX_EXCERPT_CHARS: usize = 600;
 
@@ -284,11 +287,7 @@ fn session(
 
 /// The rows of `TABLE_x`: `{ROW_x: row}` or `{ROW_x: [row, …]}`; a table without its row key
 /// (NX-OS prints some empty tables that way) has none.
-fn table_rows<'v>(
-    table: &'v Value,
-    row_key: &str,
-    tptr: &str,
-) -> Result<Vec<(String, &'v Map<String, Value>)>, ParseError> {
+fn table_rows<'v>(table: &'v Value, row_key: &str, tptr: &str) -> Result<Located<'v>, ParseError> {
     match table {
         Value::Null => Ok(Vec::new()),
         Value::String(s) if s.is_empty() => Ok(Vec::new()),
@@ -301,7 +300,7 @@ fn table_rows<'v>(
 }
 
 /// One row as a bare object, several as an array of objects.
-fn rows_of<'v>(rows: &'v Value, ptr: &str) -> Result<Vec<(String, &'v Map<String, Value>)>, ParseError> {
+fn rows_of<'v>(rows: &'v Value, ptr: &str) -> Result<Located<'v>, ParseError> {
     match rows {
         Value::Object(row) => Ok(vec![(ptr.to_string(), row)]),
         Value::Array(items) => items

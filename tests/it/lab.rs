@@ -232,7 +232,15 @@ impl Audit {
         assert_eq!(sources.len(), 7, "{}", self.context());
         for s in sources {
             assert_eq!(s["status"], "ok", "source {} did not answer: {}", s["name"], s["error"]);
-            assert!(s["counts"]["sessions"].as_u64().unwrap_or(0) > 0, "no sessions from {}", s);
+            assert!(s["counts"]["sessions"].as_u64().unwrap_or(0) > 0, "no sessions from {s}");
+            let notes = s["notes"].to_string();
+            assert!(notes.contains("live: "), "source {} was not read live: {notes}", s["name"]);
+            let transport = match s["name"].as_str() {
+                Some("b-rr") => "command birdc",
+                Some("leaf") if s["kind"] == "frr" => "command ip netns exec zat-leaf vtysh",
+                _ => "BIRD control socket",
+            };
+            assert!(notes.contains(transport), "source {} not read over {transport}: {notes}", s["name"]);
         }
     }
 

@@ -26,6 +26,7 @@
 # chooses (a test passes its own temporary directory). Namespace names are global, so only one lab
 # can run per machine: whoever runs these scripts must serialise (the Rust tests hold a file lock).
 
+# shellcheck disable=SC2034  # sourced: the variables are used by the scripts that source this
 ZAT_LAB_DIR=${ZAT_LAB_DIR:-/run/zat-lab}
 LAB=$ZAT_LAB_DIR
 WAIT_S=${WAIT_S:-60}

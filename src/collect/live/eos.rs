@@ -40,3 +40,54 @@ fn request() -> serde_json::Value {
         "id": "zoneaudit-1",
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::live::http::double::{Pki, Reply, Server, fetch, settings};
+
+    const ROUTES: &str = include_str!("../../../tests/fixtures/eos/eos-show-ip-route-vrf-all.json");
+    const BGP: &str = include_str!("../../../tests/fixtures/eos/eos-show-ip-bgp-summary-vrf-all.json");
+    const ERROR: &str = include_str!("../../../tests/fixtures/eos/eos-eapi-error-response.json");
+
+    #[tokio::test]
+    async fn run_cmds_answer_is_recorded_as_received_and_parses() {
+        let answer = format!(r#"{{"jsonrpc":"2.0","id":"zoneaudit-1","result":[{ROUTES},{BGP}]}}"#);
+        let served = answer.clone();
+        let pki = Pki::new();
+        let server = Server::start(&pki, move |_, _| Reply::json(served.clone())).await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ""), "");
+        let payloads = fetch(&s).await.unwrap();
+        assert_eq!(payloads, vec![RawPayload::new(PAYLOAD, answer)]);
+
+        let req = &server.requests()[0];
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/command-api"));
+        assert_eq!(req.header("content-type"), Some("application/json-rpc"));
+        let call: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        assert_eq!(call["method"], "runCmds");
+        assert_eq!(call["params"]["version"], 1);
+        assert_eq!(call["params"]["format"], "json");
+        assert_eq!(call["params"]["cmds"], serde_json::json!(COMMANDS));
+
+        let facts = crate::collect::eos::parse("leaf1", &payloads[0].bytes).unwrap();
+        assert!(!facts.routes.is_empty() && !facts.sessions.is_empty());
+        assert!(facts.routes.iter().all(|r| r.observer == "leaf1"));
+    }
+
+    #[tokio::test]
+    async fn an_eapi_error_is_permanent_and_quotes_code_and_message() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(ERROR)).await;
+        let url = server.url("/command-api");
+        let s = settings(&pki.source("leaf1", "eos", &url, ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "eAPI at {url} answered error 1002: CLI command 2 of 2 'show ip bgp summry vrf all' failed: \
+                 invalid command: Invalid input (at token 3: 'summry')"
+            )
+        );
+        assert_eq!(server.requests().len(), 1, "a refused command is not retried");
+    }
+}

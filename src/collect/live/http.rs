@@ -310,13 +310,12 @@ fn certificate_failure(e: &(dyn StdError + 'static)) -> Option<String> {
         if let Some(tls @ rustls::Error::InvalidCertificate(_)) = err.downcast_ref::<rustls::Error>() {
             return Some(tls.to_string());
         }
-        // io::Error::source skips the error it wraps; look inside it.
-        if let Some(inner) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
-            && let Some(tls @ rustls::Error::InvalidCertificate(_)) = inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(tls.to_string());
-        }
-        current = err.source();
+        // io::Error::source skips the error it wraps (and connectors wrap io errors in io errors):
+        // look inside instead.
+        current = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => err.source(),
+        };
     }
     None
 }
@@ -393,19 +392,14 @@ pub(crate) mod double {
                     .expect("openssl runs");
                 assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
             };
+            // Distinct names, so a certificate of another test CA fails as an unknown issuer.
+            let unique =
+                dir.path().file_name().map(|n| n.to_string_lossy().replace('.', "")).unwrap_or_default();
+            let subject = format!("/CN=zoneaudit test CA {unique}");
             let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
             let mut ca = vec!["req", "-x509", "-new"];
             ca.extend(ec);
-            ca.extend([
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=zoneaudit test CA",
-            ]);
+            ca.extend(["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", &subject]);
             ca.extend([
                 "-addext",
                 "basicConstraints=critical,CA:TRUE",
@@ -447,10 +441,6 @@ pub(crate) mod double {
             self.dir.path().join("ca.pem")
         }
 
-        pub fn dir(&self) -> &Path {
-            self.dir.path()
-        }
-
         fn acceptor(&self) -> TlsAcceptor {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let certs = vec![
@@ -484,9 +474,11 @@ pub(crate) mod double {
 
         /// One source entry (YAML flow mapping) for a device at `url`, trusting this CA.
         pub fn source(&self, name: &str, kind: &str, url: &str, extra: &str) -> String {
+            // No retries unless the test asks: failures should show on the first attempt.
+            let retries = if extra.contains("retries:") { "" } else { ", retries: 0" };
             format!(
                 "{{name: {name}, kind: {kind}, url: \"{url}\", username: zoneaudit, passwordFile: \"{}\", \
-                 caFile: \"{}\", connectTimeout: 2s, timeout: 5s, retries: 0{extra}}}",
+                 caFile: \"{}\", connectTimeout: 2s, timeout: 5s{retries}{extra}}}",
                 self.password_file().display(),
                 self.ca_file().display()
             )
@@ -700,5 +692,298 @@ pub(crate) mod double {
         };
         stream.write_all(body).await?;
         stream.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::double::{PASSWORD, Pki, Reply, Server, fetch, settings};
+    use super::*;
+    use crate::config::Transport;
+
+    const EAPI_OK: &str = r#"{"jsonrpc":"2.0","id":"zoneaudit-1","result":[{"vrfs":{}},{"vrfs":{}}]}"#;
+
+    fn no_password(texts: &[String]) {
+        for t in texts {
+            assert!(!t.contains(PASSWORD), "the password leaked into: {t}");
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("zoneaudit:{PASSWORD}"));
+            assert!(!t.contains(&encoded), "the encoded credentials leaked into: {t}");
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_go_in_a_basic_header_and_the_body_comes_back() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(EAPI_OK)).await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ""), "");
+        let payloads = fetch(&s).await.unwrap();
+        assert_eq!(payloads[0].bytes, EAPI_OK.as_bytes());
+        let req = &server.requests()[0];
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/command-api"));
+        let token = req.header("authorization").unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD.decode(token).unwrap();
+        assert_eq!(decoded, format!("zoneaudit:{PASSWORD}").as_bytes());
+        assert_eq!(req.header("accept"), Some("application/json"));
+    }
+
+    #[tokio::test]
+    async fn unauthorized_is_permanent_and_says_check_the_credentials() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| {
+            Reply::status(401, "Unauthorized").header("WWW-Authenticate", "Basic realm=\"eapi\"")
+        })
+        .await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ", retries: 3"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!("{} answered 401 Unauthorized: check the credentials", server.url("/command-api"))
+        );
+        assert_eq!(server.requests().len(), 1, "a 401 is not retried");
+        no_password(&[e.to_string(), format!("{e:?}")]);
+    }
+
+    #[tokio::test]
+    async fn server_error_then_success_is_retried_through_the_dispatcher() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, n| {
+            if n == 0 { Reply::status(500, "busy, try later") } else { Reply::json(EAPI_OK) }
+        })
+        .await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ", retries: 2"), "");
+        let payloads = fetch(&s).await.unwrap();
+        assert_eq!(payloads.len(), 1);
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn persistent_server_error_fails_after_the_retries_quoting_the_answer() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::status(503, "maintenance")).await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ", retries: 1"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "{} answered 503 Service Unavailable: maintenance (after 2 attempts)",
+                server.url("/command-api")
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_json_rpc_error_in_a_server_error_is_not_retried() {
+        let pki = Pki::new();
+        let body = include_str!("../../../tests/fixtures/nxos/nxapi-jsonrpc-response.json");
+        let server = Server::start(&pki, move |_, _| Reply::status(500, body)).await;
+        let s = settings(&pki.source("nx1", "nxos", &server.url("/ins"), ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(server.requests().len(), 1);
+        assert!(
+            e.message().ends_with("answered 500 Internal Server Error with error -32602 in reply 2: Invalid params: % Invalid command at '^' marker."),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_device_times_out_naming_the_url() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(EAPI_OK).after(Duration::from_secs(3))).await;
+        let s = settings(
+            &pki.source("leaf1", "eos", &server.url("/command-api"), "")
+                .replace("timeout: 5s", "timeout: 300ms"),
+            "",
+        );
+        let Transport::Http(http) = &s.sources[0].transport else { panic!("an http source") };
+        let c = client(http, &s.sources[0]).unwrap();
+        let started = std::time::Instant::now();
+        let e = post_json(&c, &http.url, &serde_json::json!({}), Limits { max_response_bytes: 1 << 20 })
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "the timeout was not applied");
+        assert_eq!(e.message(), format!("{} did not answer within 300ms", server.url("/command-api")));
+        assert!(e.is_retryable());
+
+        // Through the dispatcher the whole attempt is bounded by the same timeout.
+        let e = fetch(&s).await.unwrap_err();
+        assert!(e.message().contains("within 300ms"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_fails_naming_url_and_limit() {
+        let pki = Pki::new();
+        let big = format!(r#"{{"jsonrpc":"2.0","id":"x","result":[{{"pad":"{}"}}]}}"#, "x".repeat(5000));
+        let declared = big.clone();
+        let server = Server::start(&pki, move |req, _| {
+            // The first path declares its length, the second streams until it closes.
+            if req.path == "/declared" {
+                Reply::json(declared.clone())
+            } else {
+                Reply::json(big.clone()).close_delimited()
+            }
+        })
+        .await;
+        for path in ["/declared", "/streamed"] {
+            let s = settings(
+                &pki.source("leaf1", "eos", &server.url(path), ", retries: 2"),
+                "collection: {maxResponseBytes: 1000}\n",
+            );
+            let e = fetch(&s).await.unwrap_err();
+            assert_eq!(
+                e.message(),
+                format!(
+                    "the answer from {} is larger than the response size limit of 1000 bytes",
+                    server.url(path)
+                )
+            );
+        }
+        assert_eq!(server.requests().len(), 2, "a size error is not retried");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_answer_is_retried_then_reported() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(EAPI_OK).cut_at(20)).await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ", retries: 1"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert!(
+            e.message().starts_with(&format!("the answer from {} was cut off", server.url("/command-api"))),
+            "{e}"
+        );
+        assert!(e.message().ends_with("(after 2 attempts)"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_another_ca_fails_unless_verification_is_knowingly_off() {
+        let trusted = Pki::new();
+        let rogue = Pki::new();
+        let server = Server::start(&rogue, |_, _| Reply::json(EAPI_OK)).await;
+        let url = server.url("/command-api");
+        let s = settings(&trusted.source("leaf1", "eos", &url, ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert!(e.message().starts_with(&format!("certificate verification failed for {url}: ")), "{e}");
+        assert!(e.message().contains("caFile"), "{e}");
+        assert!(server.requests().is_empty(), "nothing is sent to an unverified server");
+
+        let s = settings(&trusted.source("leaf1", "eos", &url, ", insecureSkipVerify: true"), "");
+        assert_eq!(fetch(&s).await.unwrap()[0].bytes, EAPI_OK.as_bytes());
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn without_ca_file_a_private_ca_is_not_trusted() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(EAPI_OK)).await;
+        let source = pki.source("leaf1", "eos", &server.url("/command-api"), "");
+        let source = source.replace(&format!(", caFile: \"{}\"", pki.ca_file().display()), "");
+        let e = fetch(&settings(&source, "")).await.unwrap_err();
+        assert!(
+            e.message().contains("certificate verification failed")
+                || e.message().contains("cannot set up HTTPS"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_password_never_shows_in_errors_or_debug_output() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |req, _| match req.path.as_str() {
+            "/denied" => Reply::status(403, "Forbidden"),
+            "/broken" => Reply::status(500, "internal error"),
+            "/slow" => Reply::json(EAPI_OK).after(Duration::from_secs(2)),
+            _ => Reply::json(EAPI_OK).cut_at(5),
+        })
+        .await;
+        let mut texts = Vec::new();
+        for path in ["/denied", "/broken", "/slow", "/cut"] {
+            let source =
+                pki.source("leaf1", "eos", &server.url(path), "").replace("timeout: 5s", "timeout: 300ms");
+            let s = settings(&source, "");
+            let e = fetch(&s).await.unwrap_err();
+            texts.push(e.to_string());
+            texts.push(format!("{e:?}"));
+            texts.push(format!("{:?}", s.sources[0]));
+            let Transport::Http(http) = &s.sources[0].transport else { panic!("an http source") };
+            texts.push(format!("{:?}", client(http, &s.sources[0]).unwrap()));
+        }
+        // Credentials written into the URL itself are cut from every message too.
+        let with_userinfo =
+            server.url("/denied").replace("https://", &format!("https://zoneaudit:{PASSWORD}@"));
+        let s = settings(&pki.source("leaf1", "eos", &with_userinfo, ""), "");
+        texts.push(fetch(&s).await.unwrap_err().to_string());
+        assert!(texts.iter().any(|t| t.contains("403 Forbidden")), "{texts:?}");
+        no_password(&texts);
+    }
+
+    #[tokio::test]
+    async fn unreadable_secrets_name_where_they_were_looked_for() {
+        let pki = Pki::new();
+        let source = pki.source("leaf1", "eos", "https://127.0.0.1:9/command-api", "");
+        let source = source.replace(
+            &format!("passwordFile: \"{}\"", pki.password_file().display()),
+            "passwordEnv: ZONEAUDIT_TEST_UNSET_PASSWORD",
+        );
+        let e = fetch(&settings(&source, "")).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            "cannot read the password for https://127.0.0.1:9/command-api: environment variable ZONEAUDIT_TEST_UNSET_PASSWORD is not set"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retryable_and_names_the_url() {
+        let pki = Pki::new();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("https://127.0.0.1:{port}/command-api");
+        let s = settings(&pki.source("leaf1", "eos", &url, ""), "");
+        let Transport::Http(http) = &s.sources[0].transport else { panic!("an http source") };
+        let c = client(http, &s.sources[0]).unwrap();
+        let e = post_json(&c, &url, &serde_json::json!({}), Limits { max_response_bytes: 1024 })
+            .await
+            .unwrap_err();
+        assert!(e.is_retryable());
+        assert!(e.message().starts_with(&format!("could not connect to {url}: ")), "{e}");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        let pki = Pki::new();
+        let server =
+            Server::start(&pki, |_, _| Reply::status(302, "").header("Location", "https://elsewhere/login"))
+                .await;
+        let s = settings(&pki.source("leaf1", "eos", &server.url("/command-api"), ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "{} answered 302 Found to https://elsewhere/login: redirects are not followed, configure the final URL",
+                server.url("/command-api")
+            )
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[test]
+    fn urls_lose_their_userinfo() {
+        assert_eq!(redact("https://admin:pw@leaf1:443/command-api"), "https://leaf1/command-api");
+        assert_eq!(redact("https://admin:pw@leaf1:8443/x?a=b"), "https://leaf1:8443/x?a=b");
+        assert_eq!(redact("not a url://u:pw@host"), "not a url://host");
+    }
+
+    #[test]
+    fn json_rpc_errors_quote_code_message_and_detail() {
+        let eapi = include_str!("../../../tests/fixtures/eos/eos-eapi-error-response.json");
+        assert_eq!(
+            json_rpc_error(eapi.as_bytes()).unwrap(),
+            "error 1002: CLI command 2 of 2 'show ip bgp summry vrf all' failed: invalid command: \
+             Invalid input (at token 3: 'summry')"
+        );
+        assert_eq!(json_rpc_error(EAPI_OK.as_bytes()), None);
+        assert_eq!(json_rpc_error(b"not json"), None);
     }
 }

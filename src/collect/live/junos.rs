@@ -57,3 +57,76 @@ mod unit {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::live::http::double::{Pki, Reply, Server, fetch, settings};
+
+    const ROUTES: &str = include_str!("../../../tests/fixtures/junos/junos-show-route-table-vrf.json");
+    const BGP: &str = include_str!("../../../tests/fixtures/junos/junos-show-bgp-summary.json");
+
+    async fn device(pki: &Pki) -> Server {
+        Server::start(pki, |req, _| match req.path.as_str() {
+            "/rpc/get-route-information" => Reply::json(ROUTES),
+            "/rpc/get-bgp-summary-information" => Reply::json(BGP),
+            _ => Reply::status(404, "<error>no such rpc</error>"),
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn route_and_bgp_rpcs_are_recorded_as_received_and_parse() {
+        let pki = Pki::new();
+        let server = device(&pki).await;
+        let s = settings(&pki.source("mx1", "junos", &server.url(""), ""), "");
+        let payloads = fetch(&s).await.unwrap();
+        assert_eq!(payloads, vec![RawPayload::new(ROUTES_RPC, ROUTES), RawPayload::new(BGP_RPC, BGP)]);
+        for req in server.requests() {
+            assert_eq!(req.method, "POST");
+            assert_eq!(req.header("accept"), Some("application/json"));
+            assert_eq!(req.body_text(), "", "no filter: every instance");
+        }
+        let mut facts = crate::collect::junos::parse("mx1", &payloads[0].bytes).unwrap();
+        facts.extend(crate::collect::junos::parse("mx1", &payloads[1].bytes).unwrap());
+        assert_eq!((facts.routes.len(), facts.sessions.len()), (4, 3));
+        assert!(facts.routes.iter().all(|r| r.table == "ZONE-PROD"));
+    }
+
+    #[tokio::test]
+    async fn configured_vrfs_are_read_one_table_each() {
+        let pki = Pki::new();
+        let server = device(&pki).await;
+        let s =
+            settings(&pki.source("mx1", "junos", &server.url("/rpc"), ", vrfs: [ZONE-PROD, ZONE-DEV]"), "");
+        let payloads = fetch(&s).await.unwrap();
+        let names: Vec<&str> = payloads.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "get-route-information table=ZONE-PROD.inet.0",
+                "get-route-information table=ZONE-DEV.inet.0",
+                "get-bgp-summary-information"
+            ]
+        );
+        let bodies: Vec<String> = server.requests().iter().map(|r| r.body_text()).collect();
+        assert_eq!(bodies, vec!["table=ZONE-PROD.inet.0", "table=ZONE-DEV.inet.0", ""]);
+        assert_eq!(server.requests()[0].header("content-type"), Some("text/plain"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_rpc_is_a_permanent_error_naming_the_url() {
+        let pki = Pki::new();
+        let server = device(&pki).await;
+        let s = settings(&pki.source("mx1", "junos", &server.url("/api"), ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "{} answered 404 Not Found: <error>no such rpc</error>",
+                server.url("/api/rpc/get-route-information")
+            )
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+}

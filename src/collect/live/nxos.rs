@@ -39,3 +39,55 @@ fn request() -> Value {
         .collect();
     Value::Array(calls)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::live::http::double::{Pki, Reply, Server, fetch, settings};
+
+    const ROUTES: &str = include_str!("../../../tests/fixtures/nxos/nxos-show-ip-route-vrf-all.json");
+    const BGP: &str =
+        include_str!("../../../tests/fixtures/nxos/nxos-show-bgp-vrf-all-ipv4-unicast-summary.json");
+    const ERROR: &str = include_str!("../../../tests/fixtures/nxos/nxapi-jsonrpc-response.json");
+
+    #[tokio::test]
+    async fn cli_batch_answer_is_recorded_as_received_and_parses() {
+        let answer = format!(
+            r#"[{{"jsonrpc":"2.0","result":{{"body":{ROUTES}}},"id":1}},{{"jsonrpc":"2.0","result":{{"body":{BGP}}},"id":2}}]"#
+        );
+        let served = answer.clone();
+        let pki = Pki::new();
+        let server = Server::start(&pki, move |_, _| Reply::json(served.clone())).await;
+        let s = settings(&pki.source("nx1", "nxos", &server.url("/ins"), ""), "");
+        let payloads = fetch(&s).await.unwrap();
+        assert_eq!(payloads, vec![RawPayload::new(PAYLOAD, answer)]);
+
+        let req = &server.requests()[0];
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/ins"));
+        assert_eq!(req.header("content-type"), Some("application/json-rpc"));
+        let batch: Value = serde_json::from_slice(&req.body).unwrap();
+        let cmds: Vec<&str> =
+            batch.as_array().unwrap().iter().map(|c| c["params"]["cmd"].as_str().unwrap()).collect();
+        assert_eq!(cmds, COMMANDS);
+        assert!(batch.as_array().unwrap().iter().all(|c| c["method"] == "cli" && c["jsonrpc"] == "2.0"));
+
+        let facts = crate::collect::nxos::parse("nx1", &payloads[0].bytes).unwrap();
+        assert_eq!((facts.routes.len(), facts.sessions.len()), (7, 4));
+    }
+
+    #[tokio::test]
+    async fn an_nxapi_error_reply_is_permanent_and_quotes_the_switch() {
+        let pki = Pki::new();
+        let server = Server::start(&pki, |_, _| Reply::json(ERROR)).await;
+        let url = server.url("/ins");
+        let s = settings(&pki.source("nx1", "nxos", &url, ", retries: 2"), "");
+        let e = fetch(&s).await.unwrap_err();
+        assert_eq!(
+            e.message(),
+            format!(
+                "NX-API at {url} answered error -32602 in reply 2: Invalid params: % Invalid command at '^' marker."
+            )
+        );
+        assert_eq!(server.requests().len(), 1);
+    }
+}

@@ -49,6 +49,9 @@ impl Req {
     }
 }
 
+/// WebSocket messages of an exec session: `(channel, bytes)`.
+pub type Frames = Vec<(u8, Vec<u8>)>;
+
 pub enum Reply {
     Json {
         status: u16,
@@ -416,7 +419,7 @@ pub struct FakeApi {
     /// Pods in every namespace (filtered by label `k=v` and spec.nodeName).
     pub pods: Vec<Value>,
     /// CLI command (the last exec argument) -> frames.
-    pub exec_replies: HashMap<String, Vec<(u8, Vec<u8>)>>,
+    pub exec_replies: HashMap<String, Frames>,
 }
 
 impl FakeApi {

@@ -103,8 +103,23 @@ async fn run(
     let (Some(stdout), Some(stderr)) = (process.stdout(), process.stderr()) else {
         return Err(FetchError::new(format!("{place}: the exec session has no stdout or stderr stream")));
     };
-    // Both streams at once: the session stalls when either pipe is full and nobody reads it.
-    let (out, err) = tokio::join!(read_bounded(stdout, max_bytes), read_tail(stderr, STDERR_TAIL_BYTES));
+    // Both streams at once: the session stalls when either pipe is full and nobody reads it. A
+    // stdout over the limit stops the stderr reader too (an aborted session never closes it).
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stdout = async move {
+        let read = read_bounded(stdout, max_bytes).await;
+        if read.is_err() {
+            let _ = stop.send(());
+        }
+        read
+    };
+    let stderr = async move {
+        tokio::select! {
+            tail = read_tail(stderr, STDERR_TAIL_BYTES) => tail,
+            Ok(()) = stopped => Vec::new(),
+        }
+    };
+    let (out, err) = tokio::join!(stdout, stderr);
     let out = match out {
         Ok(out) => out,
         Err(read) => {

@@ -23,7 +23,7 @@
 //! offers would mix two resource versions in one snapshot.
 //!
 //! Errors name the request (`GET /apis/…/bgppeers`) and carry the API server's `Status`
-//! (`code`, `reason`, `message`); 4xx other than 408/429 are permanent, everything else may pass
+//! (`code`, `reason`, `message`); 4xx other than 408/410/429 are permanent, everything else may pass
 //! on a retry.
 
 mod exec;
@@ -99,7 +99,7 @@ struct CalicoGroup {
 
 /// A connected client plus the per-request bounds of its source.
 #[derive(Clone)]
-pub(crate) struct Cluster {
+struct Cluster {
     client: Client,
     /// Longest wait for one answer (the source's `timeout`).
     timeout: Duration,
@@ -152,7 +152,8 @@ impl CallError {
             CallError::Status { code, reason, message } => {
                 let reason = if reason.is_empty() { String::new() } else { format!(" {reason}") };
                 let text = format!("{what}: {code}{reason}: {}", message.trim());
-                if (400..500).contains(&code) && code != 408 && code != 429 {
+                // 410 Gone: the list moved on (expired continue); a fresh list may get through.
+                if (400..500).contains(&code) && ![408, 410, 429].contains(&code) {
                     FetchError::permanent(text)
                 } else {
                     FetchError::new(text)
@@ -213,7 +214,7 @@ async fn kube_config(access: &KubeAccess) -> Result<Config, FetchError> {
 }
 
 impl Cluster {
-    pub(crate) async fn connect(
+    async fn connect(
         access: &KubeAccess,
         spec: &SourceSpec,
         limits: Limits,
@@ -277,8 +278,7 @@ impl Cluster {
 
     /// Every item of a collection, page by page, in the server's order; each item carries its
     /// `apiVersion` and `kind`.
-    async fn list_all(&self, path: &str, page_size: u32) -> Result<Vec<Value>, FetchError> {
-        let what = format!("GET {path}");
+    async fn list_all(&self, path: &str, page_size: u32) -> Result<Vec<Value>, CallError> {
         let mut restarted = false;
         'list: loop {
             let mut items = Vec::new();
@@ -292,25 +292,28 @@ impl Cluster {
                 let page = match self.call(path, Op::List(&params)).await {
                     Ok(page) => page,
                     Err(e) if e.code() == Some(410) && token.is_some() => {
-                        if restarted {
-                            let e = e.into_fetch(&what);
-                            return Err(FetchError::new(format!(
-                                "{} (the list was already started over once; it changes faster than it can be paged)",
-                                e.message()
-                            )));
+                        if let (true, CallError::Status { code, reason, message }) = (restarted, &e) {
+                            return Err(CallError::Status {
+                                code: *code,
+                                reason: reason.clone(),
+                                message: format!(
+                                    "{} (the list was already started over once; it changes faster than it \
+                                     can be paged)",
+                                    message.trim()
+                                ),
+                            });
                         }
                         tracing::info!(path, "continue token expired; listing again from the start");
                         restarted = true;
                         continue 'list;
                     }
-                    Err(e) => return Err(e.into_fetch(&what)),
+                    Err(e) => return Err(e),
                 };
                 bytes += page.len() as u64;
                 if bytes > self.max_bytes {
-                    return Err(CallError::TooLarge(self.max_bytes).into_fetch(&what));
+                    return Err(CallError::TooLarge(self.max_bytes));
                 }
-                token =
-                    read_page(&page, &mut items).map_err(|m| CallError::Malformed(m).into_fetch(&what))?;
+                token = read_page(&page, &mut items).map_err(CallError::Malformed)?;
                 if token.is_none() {
                     return Ok(items);
                 }
@@ -325,7 +328,7 @@ impl Cluster {
         page_size: u32,
         note: Option<&str>,
     ) -> Result<RawPayload, FetchError> {
-        let items = self.list_all(path, page_size).await?;
+        let items = self.list_all(path, page_size).await.map_err(|e| e.into_fetch(&format!("GET {path}")))?;
         let name = match note {
             Some(n) => format!("GET {path} ({n})"),
             None => format!("GET {path}"),
@@ -382,11 +385,10 @@ impl Cluster {
         {
             return self.list_payload(&v1, page_size, Some(&note)).await;
         }
-        match self.list_payload(&v3, page_size, None).await {
-            Err(e) if e.message().starts_with(&format!("GET {v3}: 404")) => {
-                self.list_payload(&v1, page_size, Some(&note)).await
-            }
-            other => other,
+        match self.list_all(&v3, page_size).await {
+            Ok(items) => Ok(RawPayload::new(format!("GET {v3}"), list_document(items))),
+            Err(e) if e.code() == Some(404) => self.list_payload(&v1, page_size, Some(&note)).await,
+            Err(e) => Err(e.into_fetch(&format!("GET {v3}"))),
         }
     }
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::double::{FakeApi, Server, calico_node_pod, exit_status, from_kubectl};
+use super::double::{FakeApi, Frames, Server, calico_node_pod, exit_status, from_kubectl};
 use super::*;
 use crate::collect::{bird, calico};
 use crate::config::{ExecSpec, SourceKind, Transport};
@@ -277,7 +277,7 @@ async fn an_answer_over_the_size_limit_is_refused() {
     let k = kube_spec(&server, &dir, ApiGroup::CrdV1, NodeStatusStrategy::None);
     let err =
         fetch(&k, Duration::from_secs(5), Limits { max_response_bytes: 1500 }).await.expect_err("limit");
-    assert!(!err.is_retryable());
+    assert!(!err.is_retryable(), "{}", err.message());
     assert_eq!(
         err.message(),
         "GET /api/v1/nodes: the answer is larger than the response limit of 1500 bytes"
@@ -480,7 +480,7 @@ fn exec_spec(server: &Server, dir: &tempfile::TempDir, node: &str) -> ExecSpec {
     }
 }
 
-fn exec_cluster(replies: Vec<(&str, Vec<(u8, Vec<u8>)>)>) -> FakeApi {
+fn exec_cluster(replies: Vec<(&str, Frames)>) -> FakeApi {
     FakeApi {
         pods: vec![
             calico_node_pod("calico-node-old", "rr-a-1", "Failed"),
@@ -561,7 +561,7 @@ async fn exec_failures_say_what_the_command_said() {
     );
 
     let err = exec(&e, &["show route all"], Limits { max_response_bytes: 1000 }).await.expect_err("limit");
-    assert!(!err.is_retryable());
+    assert!(!err.is_retryable(), "{}", err.message());
     assert!(
         err.message().ends_with("the answer is larger than the response limit of 1000 bytes"),
         "{}",
