@@ -296,6 +296,25 @@ impl Validator<'_> {
                 "username, passwordFile and caFile need a url",
             ));
         }
+        let timeout = match &s.timeout {
+            Some(t) => self.duration(t, field("timeout"))?,
+            None => Duration::from_secs(60),
+        };
+        // The whole fetch is bounded by `timeout`: a status wait as long would be cut short.
+        if let (Transport::Kubernetes(k), Some(raw)) = (&transport, &s.kubernetes)
+            && k.node_status_timeout >= timeout
+            && let Some(ns) = &raw.node_status
+        {
+            return Err(self.invalid(
+                ns.timeout.as_ref().unwrap_or(&ns.strategy),
+                field("kubernetes.nodeStatus.timeout"),
+                format!(
+                    "{} must be shorter than the source's timeout ({})",
+                    humantime::format_duration(k.node_status_timeout),
+                    humantime::format_duration(timeout)
+                ),
+            ));
+        }
         Ok(SourceSpec {
             name: s.name.value.clone(),
             kind,
@@ -305,10 +324,7 @@ impl Validator<'_> {
                 Some(t) => self.duration(t, field("connectTimeout"))?,
                 None => Duration::from_secs(5),
             },
-            timeout: match &s.timeout {
-                Some(t) => self.duration(t, field("timeout"))?,
-                None => Duration::from_secs(60),
-            },
+            timeout,
             retries: s.retries.as_ref().map(|r| r.value).unwrap_or(2),
             vrfs: s.vrfs.iter().map(|t| t.value.clone()).collect(),
         })
