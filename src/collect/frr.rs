@@ -12,7 +12,7 @@
 //!  {"vrfName", "routes": {"<prefix>": [path, …]}}    BGP table                 ──▶ Route (bgp)
 //!  {"<ip>": {"bgpState", …}}                         neighbours                ──▶ BgpSession
 //!  {"<vrf>": any of the last four}                   the same, every VRF
-//!  {}                                                nothing (a VRF without routes or peers)
+//!  {} or {"vrfId", "vrfName"} only                  nothing (a VRF without routes or peers)
 //! ```
 //!
 //! Invariants: a route's table is its own `vrfName`, else the VRF key it sits under, else
