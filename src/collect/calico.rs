@@ -34,13 +34,11 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
+use crate::collect::json::{excerpt, json_error, type_name};
 use crate::model::{
     BgpConfigurationFact, BgpPeerConfig, BgpSession, BlockAffinityFact, Facts, IpPoolFact, Labels, NodeFact,
     Origin, Route, SessionType,
 };
-
-/// Excerpts longer than this many characters are cut and end with `…`.
-const EXCERPT_MAX_CHARS: usize = 600;
 
 const CORE_V1: &str = "v1";
 const CALICO_V1: &str = "crd.projectcalico.org/v1";
@@ -235,8 +233,8 @@ impl<'a> Resource<'a> {
         Ok(labels)
     }
 
-    fn origin(&self, excerpt: &Value) -> Origin {
-        Origin::at_pointer(self.pointer.clone(), excerpt_of(excerpt))
+    fn origin(&self, part: &Value) -> Origin {
+        Origin::at_pointer(self.pointer.clone(), excerpt(part))
     }
 
     fn spec_origin(&self) -> Origin {
@@ -494,7 +492,7 @@ fn node_status(facts: &mut Facts, r: &Resource<'_>) -> Result<(), ParseError> {
                 since: field("since")?.map(str::to_string),
                 session_type,
                 prefixes_received: None,
-                origin: Origin::at_pointer(at(""), excerpt_of(peer)),
+                origin: Origin::at_pointer(at(""), excerpt(peer)),
             });
         }
     }
@@ -557,7 +555,7 @@ fn node_status(facts: &mut Facts, r: &Resource<'_>) -> Result<(), ParseError> {
                 learned_from,
                 as_path: Vec::new(),
                 best: field(&["type"])? == Some("FIB"),
-                origin: Origin::at_pointer(at(&[]), excerpt_of(route)),
+                origin: Origin::at_pointer(at(&[]), excerpt(route)),
             });
         }
     }
@@ -609,23 +607,6 @@ fn bgp_address(text: &str) -> Option<IpNet> {
     text.parse::<IpNet>().ok().or_else(|| text.parse::<IpAddr>().ok().map(IpNet::from))
 }
 
-fn excerpt_of(v: &Value) -> String {
-    let text = v.to_string();
-    if text.chars().count() <= EXCERPT_MAX_CHARS {
-        return text;
-    }
-    let mut cut: String = text.chars().take(EXCERPT_MAX_CHARS).collect();
-    cut.push('…');
-    cut
-}
-
-fn json_error(e: &serde_json::Error) -> ParseError {
-    let suffix = format!(" at line {} column {}", e.line(), e.column());
-    let text = e.to_string();
-    let message = text.strip_suffix(&suffix).unwrap_or(&text);
-    ParseError::new(format!("line {} column {}", e.line(), e.column()), format!("invalid JSON: {message}"))
-}
-
 fn wrong_type(pointer: &str, expected: &str, found: &Value) -> ParseError {
     ParseError::new(pointer, format!("expected {expected}, found {}", type_name(found)))
 }
@@ -635,17 +616,6 @@ fn unsupported_kind(pointer: &str, kind: &str) -> ParseError {
         pointer,
         format!("unsupported kind {kind:?} (expected {} or a list of them)", KINDS.join(", ")),
     )
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
@@ -1021,7 +991,7 @@ mod tests {
         );
         let facts = parse(doc.as_bytes()).unwrap();
         let excerpt = &facts.bgp_peers[0].origin.excerpt;
-        assert_eq!(excerpt.chars().count(), EXCERPT_MAX_CHARS + 1);
+        assert_eq!(excerpt.chars().count(), crate::collect::json::MAX_EXCERPT_CHARS + 1);
         assert!(excerpt.starts_with(r#"{"nodeSelector":"has(xxx"#) && excerpt.ends_with('…'));
         assert_eq!(facts.bgp_peers[0].origin.locator, "", "a single object is the whole document");
     }
@@ -1030,13 +1000,13 @@ mod tests {
     fn malformed_and_truncated_json_name_line_and_column() {
         let e = parse(b"{\n  \"kind\": \"List\",\n  \"items\": [,]\n}").unwrap_err();
         assert_eq!(e.locator, "line 3 column 13");
-        assert!(e.message.starts_with("invalid JSON: expected value"), "{e}");
+        assert!(e.message.starts_with("malformed JSON: expected value"), "{e}");
         assert!(!e.message.contains("at line"), "position only in the locator: {e}");
 
         let truncated = &STATUS_V1[..STATUS_V1.len() / 2];
         let e = parse(truncated).unwrap_err();
         assert!(e.locator.starts_with("line ") && e.locator.contains(" column "), "{e}");
-        assert!(e.message.contains("EOF while parsing"), "{e}");
+        assert!(e.message.starts_with("truncated JSON") && e.message.contains("EOF while parsing"), "{e}");
 
         let empty = parse(b"").unwrap_err();
         assert!(empty.locator.starts_with("line 1 column"), "{empty}");

@@ -21,14 +21,12 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
+use crate::collect::json::{escape, excerpt, json_error, parse_asn, shape};
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
-
-/// Route and peer objects are small; the bound only protects reports from odd payloads.
-const MAX_EXCERPT_CHARS: usize = 1000;
 
 /// Parse an eAPI response (or one command's bare output) into routes and BGP sessions.
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
-    let doc: Value = serde_json::from_slice(raw).map_err(json_error)?;
+    let doc: Value = serde_json::from_slice(raw).map_err(|e| json_error(&e))?;
     let Value::Object(top) = &doc else {
         return Err(shape("", "expected a JSON object (eAPI response or command output)"));
     };
@@ -52,23 +50,6 @@ pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
         ));
     }
     Ok(facts)
-}
-
-fn json_error(e: serde_json::Error) -> ParseError {
-    let locator = format!("line {} column {}", e.line(), e.column());
-    let full = e.to_string();
-    let detail = full.split(" at line ").next().unwrap_or(&full);
-    let message = match e.classify() {
-        serde_json::error::Category::Eof => format!("truncated JSON: {detail}"),
-        _ => format!("malformed JSON: {detail}"),
-    };
-    ParseError::new(locator, message)
-}
-
-/// The place of a shape error: a JSON pointer, or `(root)` for the whole document.
-fn shape(pointer: &str, message: impl Into<String>) -> ParseError {
-    let locator = if pointer.is_empty() { "(root)".to_string() } else { pointer.to_string() };
-    ParseError::new(locator, message)
 }
 
 /// eAPI puts the outputs up to the failing command in `error.data`; the failing one holds `errors`.
@@ -282,23 +263,6 @@ fn opt_u64(obj: &Map<String, Value>, key: &str, ptr: &str) -> Result<Option<u64>
     }
 }
 
-/// EOS gives AS numbers as strings (asplain `"65001"` or asdot `"65002.2048"`); old releases as
-/// integers.
-fn parse_asn(v: &Value) -> Option<u32> {
-    match v {
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(s) => match s.split_once('.') {
-            Some((hi, lo)) => {
-                let hi: u16 = hi.parse().ok()?;
-                let lo: u16 = lo.parse().ok()?;
-                Some(u32::from(hi) << 16 | u32::from(lo))
-            }
-            None => s.parse().ok(),
-        },
-        _ => None,
-    }
-}
-
 /// `upDownTime` is the epoch time of the last state change (not a duration).
 fn epoch_to_rfc3339(secs: f64) -> Option<String> {
     if !secs.is_finite() || !(0.0..1e11).contains(&secs) {
@@ -313,21 +277,6 @@ fn epoch_to_rfc3339(secs: f64) -> Option<String> {
 /// Link-local peers carry their interface (`fe80::1%Et3`).
 fn parse_addr(s: &str) -> Option<IpAddr> {
     s.split('%').next().unwrap_or(s).parse().ok()
-}
-
-/// RFC 6901: `~` -> `~0`, `/` -> `~1`.
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
-fn excerpt(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() <= MAX_EXCERPT_CHARS {
-        return s;
-    }
-    let mut out: String = s.chars().take(MAX_EXCERPT_CHARS).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

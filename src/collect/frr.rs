@@ -29,10 +29,8 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
+use crate::collect::json::{escape, excerpt, json_error, type_name};
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
-
-/// Route entries are small; a bound keeps evidence readable even for many next hops.
-const MAX_EXCERPT_CHARS: usize = 600;
 
 /// Parse one payload of FRR JSON output (see the module header for the shapes read).
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
@@ -61,23 +59,9 @@ fn read_stream(raw: &[u8]) -> Result<Vec<Value>, ParseError> {
     }
     let mut values = Vec::new();
     for value in serde_json::Deserializer::from_slice(raw).into_iter::<Value>() {
-        values.push(value.map_err(json_error)?);
+        values.push(value.map_err(|e| json_error(&e))?);
     }
     Ok(values)
-}
-
-fn json_error(e: serde_json::Error) -> ParseError {
-    let full = e.to_string();
-    let message = match full.rfind(" at line ") {
-        Some(at) => full.get(..at).unwrap_or(&full).to_string(),
-        None => full.clone(),
-    };
-    let message = if e.is_eof() {
-        format!("malformed JSON (truncated output?): {message}")
-    } else {
-        format!("malformed JSON: {message}")
-    };
-    ParseError::new(format!("line {} column {}", e.line(), e.column()), message)
 }
 
 /// What an object holds, told apart by its keys.
@@ -409,44 +393,23 @@ fn required_str<'v>(obj: &'v Map<String, Value>, key: &str, ptr: &str) -> Result
 fn expect_object<'v>(value: &'v Value, ptr: &str, what: &str) -> Result<&'v Map<String, Value>, ParseError> {
     value
         .as_object()
-        .ok_or_else(|| ParseError::new(locator(ptr), format!("expected {what}, found {}", kind(value))))
+        .ok_or_else(|| ParseError::new(locator(ptr), format!("expected {what}, found {}", type_name(value))))
 }
 
 fn expect_array<'v>(value: &'v Value, ptr: &str, what: &str) -> Result<&'v Vec<Value>, ParseError> {
     value
         .as_array()
-        .ok_or_else(|| ParseError::new(locator(ptr), format!("expected {what}, found {}", kind(value))))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+        .ok_or_else(|| ParseError::new(locator(ptr), format!("expected {what}, found {}", type_name(value))))
 }
 
 /// RFC 6901: `~` and `/` in a key are escaped (`10.0.0.0/24` -> `10.0.0.0~124`).
 fn child(ptr: &str, key: &str) -> String {
-    format!("{ptr}/{}", key.replace('~', "~0").replace('/', "~1"))
+    format!("{ptr}/{}", escape(key))
 }
 
 /// The root pointer is the empty string; errors say so in words.
 fn locator(ptr: &str) -> String {
     if ptr.is_empty() { "top level".to_string() } else { ptr.to_string() }
-}
-
-fn excerpt(value: &Value) -> String {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    if text.chars().count() <= MAX_EXCERPT_CHARS {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_EXCERPT_CHARS - 1).collect();
-    cut.push('…');
-    cut
 }
 
 #[cfg(test)]

@@ -30,13 +30,11 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
+use crate::collect::json::{bounded, shape};
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
 
 /// Elements with their JSON pointers.
 type Located<'v> = Vec<(String, &'v Map<String, Value>)>;
-
-/// Bounds what reports quote of one entry.
-const MAX_EXCERPT_CHARS: usize = 600;
 
 /// Parse a Junos `route-information` or `bgp-information` JSON reply.
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
@@ -281,37 +279,8 @@ fn rpc_error(key: &str, error: &Value) -> ParseError {
     ParseError::new(format!("/{key}"), format!("junos rpc error: {message}"))
 }
 
-fn json_error(e: serde_json::Error, raw: &[u8]) -> ParseError {
-    let locator = format!("line {} column {}", e.line(), e.column());
-    let full = e.to_string();
-    let detail = full.split(" at line ").next().unwrap_or(&full);
-    let message = match e.classify() {
-        serde_json::error::Category::Eof => format!("truncated JSON: {detail}"),
-        _ if raw.trim_ascii_start().starts_with(b"<") => {
-            format!("malformed JSON: {detail} (this is XML: the request must send Accept: application/json)")
-        }
-        _ => format!("malformed JSON: {detail}"),
-    };
-    ParseError::new(locator, message)
-}
-
-/// The place of a shape error: a JSON pointer, or `(root)` for the whole document.
-fn shape(pointer: &str, message: impl Into<String>) -> ParseError {
-    let locator = if pointer.is_empty() { "(root)".to_string() } else { pointer.to_string() };
-    ParseError::new(locator, message)
-}
-
 fn excerpt(element: &Map<String, Value>) -> String {
     bounded(&Value::Object(element.clone()).to_string())
-}
-
-fn bounded(s: &str) -> String {
-    if s.chars().count() <= MAX_EXCERPT_CHARS {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(MAX_EXCERPT_CHARS).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -485,4 +454,13 @@ mod tests {
             }
         }
     }
+}
+
+/// An XML answer means the request forgot `Accept: application/json`: say so.
+fn json_error(e: serde_json::Error, raw: &[u8]) -> ParseError {
+    let mut err = crate::collect::json::json_error(&e);
+    if raw.trim_ascii_start().starts_with(b"<") {
+        err.message.push_str(" (this is XML: the request must send Accept: application/json)");
+    }
+    err
 }

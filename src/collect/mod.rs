@@ -6,6 +6,7 @@ pub mod calico;
 pub mod eos;
 pub mod frr;
 pub mod gather;
+pub mod json;
 pub mod junos;
 pub mod live;
 pub mod nxos;

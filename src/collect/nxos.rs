@@ -33,17 +33,15 @@ use ipnet::IpNet;
 use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
+use crate::collect::json::{bounded, json_error, parse_asn, shape};
 use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
 
 /// Rows with their JSON pointers.
 type Located<'v> = Vec<(String, &'v Map<String, Value>)>;
 
-/// Bounds what reports quote of one row.
-const MAX_EXCERPT_CHARS: usize = 600;
-
 /// Parse an NX-API response (JSON-RPC, `ins_api`) or one command's bare body.
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
-    let doc: Value = serde_json::from_slice(raw).map_err(json_error)?;
+    let doc: Value = serde_json::from_slice(raw).map_err(|e| json_error(&e))?;
     let mut facts = Facts::default();
     match &doc {
         Value::Array(replies) => {
@@ -348,52 +346,9 @@ fn number(v: &Value) -> Option<u64> {
     }
 }
 
-/// asplain (`"65102"`, `65102`) or asdot (`"8.1201"`).
-fn parse_asn(v: &Value) -> Option<u32> {
-    match v {
-        Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-        Value::String(s) => match s.trim().split_once('.') {
-            Some((hi, lo)) => {
-                let hi: u16 = hi.parse().ok()?;
-                let lo: u16 = lo.parse().ok()?;
-                Some(u32::from(hi) << 16 | u32::from(lo))
-            }
-            None => s.trim().parse().ok(),
-        },
-        _ => None,
-    }
-}
-
 /// Link-local neighbours may carry their interface (`fe80::1%Eth1/1`).
 fn parse_addr(s: &str) -> Option<IpAddr> {
     s.split('%').next().unwrap_or(s).trim().parse().ok()
-}
-
-fn json_error(e: serde_json::Error) -> ParseError {
-    let locator = format!("line {} column {}", e.line(), e.column());
-    let full = e.to_string();
-    let detail = full.split(" at line ").next().unwrap_or(&full);
-    let message = match e.classify() {
-        serde_json::error::Category::Eof => format!("truncated JSON: {detail}"),
-        _ => format!("malformed JSON: {detail}"),
-    };
-    ParseError::new(locator, message)
-}
-
-/// The place of a shape error: a JSON pointer, or `(root)` for the whole document.
-fn shape(pointer: &str, message: impl Into<String>) -> ParseError {
-    let locator = if pointer.is_empty() { "(root)".to_string() } else { pointer.to_string() };
-    ParseError::new(locator, message)
-}
-
-fn excerpt(row: &Map<String, Value>) -> String {
-    let s = Value::Object(row.clone()).to_string();
-    if s.chars().count() <= MAX_EXCERPT_CHARS {
-        return s;
-    }
-    let mut out: String = s.chars().take(MAX_EXCERPT_CHARS).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -619,4 +574,8 @@ mod tests {
             }
         }
     }
+}
+
+fn excerpt(row: &Map<String, Value>) -> String {
+    bounded(&Value::Object(row.clone()).to_string())
 }

@@ -138,8 +138,11 @@ fn missing_file_names_the_path() {
 
 #[test]
 fn live_transports_are_validated() {
-    let with = |source: &str| GOOD.replace("  - { name: leaf1, kind: eos, files: [inputs/leaf1.json] }", source);
-    let s = load(&with("  - { name: leaf1, kind: eos, url: https://leaf1/command-api, passwordEnv: LEAF1_PW }")).unwrap();
+    let with =
+        |source: &str| GOOD.replace("  - { name: leaf1, kind: eos, files: [inputs/leaf1.json] }", source);
+    let s =
+        load(&with("  - { name: leaf1, kind: eos, url: https://leaf1/command-api, passwordEnv: LEAF1_PW }"))
+            .unwrap();
     match &s.sources[1].transport {
         Transport::Http(h) => {
             assert_eq!(h.password, Some(SecretRef::Env("LEAF1_PW".into())));
@@ -157,9 +160,14 @@ fn live_transports_are_validated() {
             .contains("a eos source cannot use the socket transport")
     );
     assert!(err(&with("  - { name: leaf1, kind: eos, url: ftp://x }")).contains("is not an http(s) URL"));
-    assert!(err(&with("  - { name: r, kind: bird, socket: /s, timeout: 5 parsecs }")).contains("invalid duration"));
+    assert!(
+        err(&with("  - { name: r, kind: bird, socket: /s, timeout: 5 parsecs }"))
+            .contains("invalid duration")
+    );
     let k = "  - { name: c, kind: calico, timeout: 20s, kubernetes: { nodeStatus: { strategy: ephemeral, nodes: [a], timeout: 30s } } }";
-    assert!(err(&with(k)).contains("sources[1].kubernetes.nodeStatus.timeout: 30s must be shorter than the source's timeout (20s)"));
+    assert!(err(&with(k)).contains(
+        "sources[1].kubernetes.nodeStatus.timeout: 30s must be shorter than the source's timeout (20s)"
+    ));
     let e = err(&with("  - { name: c, kind: calico, kubernetes: { nodeStatus: { strategy: ephemeral } } }"));
     assert!(e.contains("needs the nodes"), "{e}");
 }

@@ -214,11 +214,7 @@ async fn kube_config(access: &KubeAccess) -> Result<Config, FetchError> {
 }
 
 impl Cluster {
-    async fn connect(
-        access: &KubeAccess,
-        spec: &SourceSpec,
-        limits: Limits,
-    ) -> Result<Self, FetchError> {
+    async fn connect(access: &KubeAccess, spec: &SourceSpec, limits: Limits) -> Result<Self, FetchError> {
         let mut config = kube_config(access).await?;
         config.connect_timeout = Some(spec.connect_timeout);
         // Each request is bounded by `timeout` below, with the request named in the error.
