@@ -283,6 +283,15 @@ fn excerpt(element: &Map<String, Value>) -> String {
     bounded(&Value::Object(element.clone()).to_string())
 }
 
+/// An XML answer means the request forgot `Accept: application/json`: say so.
+fn json_error(e: serde_json::Error, raw: &[u8]) -> ParseError {
+    let mut err = crate::collect::json::json_error(&e);
+    if raw.trim_ascii_start().starts_with(b"<") {
+        err.message.push_str(" (this is XML: the request must send Accept: application/json)");
+    }
+    err
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,13 +463,4 @@ mod tests {
             }
         }
     }
-}
-
-/// An XML answer means the request forgot `Accept: application/json`: say so.
-fn json_error(e: serde_json::Error, raw: &[u8]) -> ParseError {
-    let mut err = crate::collect::json::json_error(&e);
-    if raw.trim_ascii_start().starts_with(b"<") {
-        err.message.push_str(" (this is XML: the request must send Accept: application/json)");
-    }
-    err
 }

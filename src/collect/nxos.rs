@@ -351,6 +351,10 @@ fn parse_addr(s: &str) -> Option<IpAddr> {
     s.split('%').next().unwrap_or(s).trim().parse().ok()
 }
 
+fn excerpt(row: &Map<String, Value>) -> String {
+    bounded(&Value::Object(row.clone()).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,8 +578,4 @@ mod tests {
             }
         }
     }
-}
-
-fn excerpt(row: &Map<String, Value>) -> String {
-    bounded(&Value::Object(row.clone()).to_string())
 }
