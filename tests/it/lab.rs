@@ -489,7 +489,34 @@ fn frr_leaf_lab_audits_clean_and_finds_import_vrf_leak_and_cross_zone_peer() {
 
     lab.fault("peer");
     let peer = peer_fault(&lab);
-    lab.audit(&[]).assert_findings(1, &peer);
+    let live = lab.audit(&[]);
+    live.assert_findings(1, &peer);
+
+    // The same state, recorded by `collect --record`: with every daemon gone, the recording
+    // replays to exactly the findings of the live audit.
+    let rec = lab.dir.path().join("recording");
+    let out = ran(zoneaudit()
+        .arg("--config")
+        .arg(lab.config())
+        .args(["collect", "--record"])
+        .arg(&rec)
+        .output()
+        .unwrap());
+    assert_eq!(out.code, 0, "collect --record:\n{}", out.all());
+    let down = script(&lab.lab_dir(), "lab-down.sh", &[]);
+    assert_eq!(down.code, 0, "{}", down.all());
+    let replay =
+        ran(zoneaudit().arg("--config").arg(rec.join("zoneaudit.yaml")).arg("run").output().unwrap());
+    assert_eq!(replay.code, 1, "replay of the recording:\n{}", replay.all());
+    let subjects = live.subjects();
+    assert_eq!(replay.stdout.matches("  NEW ").count(), subjects.len(), "{}", replay.stdout);
+    for (rule, subject) in subjects {
+        assert!(
+            replay.stdout.contains(&format!("{rule} {subject}:")),
+            "{rule} {subject} in\n{}",
+            replay.stdout
+        );
+    }
     drop(lab);
     eprintln!("frr leaf lab test in {:?}", t.elapsed());
 }
