@@ -225,3 +225,52 @@ fn merge_rejects(into: &mut Rejects, from: Rejects, file: &str) {
         o
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(source: &str) -> Settings {
+        let yaml = format!("cluster: c\nzones:\n  y: {{ prefixes: [10.10.0.0/16] }}\nsources:\n{source}");
+        Settings::from_yaml(&yaml, "zoneaudit.yaml", Path::new("/etc/za")).unwrap()
+    }
+
+    #[test]
+    fn a_source_without_tls_verification_says_so_in_its_run() {
+        let s = settings(
+            "  - { name: leaf1, kind: eos, url: https://leaf1/command-api, insecureSkipVerify: true }\n",
+        );
+        let c = assemble(&s.sources[0], &s, Utc::now(), Vec::new(), vec!["leaf1 (url): refused".into()]);
+        assert_eq!(c.run.status, SourceStatus::Failed);
+        assert_eq!(
+            c.run.notes,
+            ["live: https://leaf1/command-api", "TLS certificate verification DISABLED (insecureSkipVerify)"]
+        );
+        let verified = settings("  - { name: leaf1, kind: eos, url: https://leaf1/command-api }\n");
+        let c = assemble(&verified.sources[0], &verified, Utc::now(), Vec::new(), Vec::new());
+        assert_eq!(c.run.notes, ["live: https://leaf1/command-api"]);
+    }
+
+    #[test]
+    fn unreadable_payloads_make_a_partial_source_and_name_the_place() {
+        let s = settings("  - { name: leaf1, kind: eos, files: [x.json] }\n");
+        let good = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/eos/eos-show-ip-route-vrf-all.json"
+        ))
+        .unwrap();
+        let raw =
+            vec![RawPayload::new("good.json", good), RawPayload::new("bad.json", b"{\"vrfs\": ".to_vec())];
+        let c = assemble(&s.sources[0], &s, Utc::now(), raw, Vec::new());
+        assert_eq!(c.run.status, SourceStatus::Partial);
+        let error = c.run.error.unwrap();
+        assert!(error.starts_with("bad.json: line 1 column"), "{error}");
+        assert_eq!(c.run.payloads.len(), 2, "the unreadable payload is kept as evidence too");
+        assert!(
+            c.facts
+                .routes
+                .iter()
+                .all(|r| r.origin.source == "leaf1" && r.origin.payload == c.payloads[0].sha256)
+        );
+    }
+}
