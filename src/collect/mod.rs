@@ -4,6 +4,9 @@
 pub mod bird;
 pub mod calico;
 pub mod eos;
+pub mod firewall;
+#[cfg(test)]
+mod equivalence;
 pub mod frr;
 pub mod gather;
 pub mod json;
@@ -11,6 +14,7 @@ pub mod junos;
 pub mod live;
 pub mod nxos;
 pub mod panos;
+pub mod panos_rulehits;
 pub mod record;
 pub mod replay;
 pub mod syslog;

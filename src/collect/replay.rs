@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::collect::live::RawPayload;
-use crate::collect::{ParseError, bird, calico, eos, frr, junos, nxos, panos};
+use crate::collect::firewall::{self, LogFormat};
+use crate::collect::{ParseError, bird, calico, eos, frr, junos, nxos, panos_rulehits};
 use crate::config::{Settings, SourceKind, SourceSpec, Transport};
 use crate::evidence::canonical::sha256_hex;
 use crate::model::{Facts, PayloadRef, Rejects, SourceRun, SourceStatus};
@@ -54,17 +55,19 @@ pub fn parse_payload(
         SourceKind::Nxos => nxos::parse(observer, bytes).map(|f| (f, Rejects::default())),
         SourceKind::Junos => junos::parse(observer, bytes).map(|f| (f, Rejects::default())),
         SourceKind::Frr => frr::parse(observer, bytes).map(|f| (f, Rejects::default())),
-        SourceKind::Panos => {
-            let (facts, rejects) = panos::parse(bytes, attribute);
+        SourceKind::Panos | SourceKind::Fortigate | SourceKind::Asa | SourceKind::Netfilter => {
+            let format = LogFormat::of(kind).expect("a firewall log kind");
+            let (facts, rejects) = firewall::parse(format, bytes, attribute);
             if facts.flows.is_empty() && rejects.total() > 0 {
                 let first = rejects.samples.first().map(|o| o.locator.clone()).unwrap_or_default();
                 return Err(ParseError::new(
                     first,
-                    format!("no readable PAN-OS TRAFFIC line ({} rejected)", rejects.total()),
+                    format!("no readable {} traffic line ({} rejected)", kind.as_str(), rejects.total()),
                 ));
             }
             Ok((facts, rejects))
         }
+        SourceKind::PanosRuleHits => panos_rulehits::parse(observer, bytes).map(|f| (f, Rejects::default())),
     }
 }
 

@@ -18,10 +18,15 @@ pub enum SourceKind {
     Nxos,
     Junos,
     Panos,
+    Fortigate,
+    Asa,
+    Netfilter,
+    /// PAN-OS `show rule-hit-count` (XML API or its saved answer).
+    PanosRuleHits,
 }
 
 impl SourceKind {
-    pub const ALL: [SourceKind; 7] = [
+    pub const ALL: [SourceKind; 11] = [
         SourceKind::Calico,
         SourceKind::Bird,
         SourceKind::Frr,
@@ -29,7 +34,16 @@ impl SourceKind {
         SourceKind::Nxos,
         SourceKind::Junos,
         SourceKind::Panos,
+        SourceKind::Fortigate,
+        SourceKind::Asa,
+        SourceKind::Netfilter,
+        SourceKind::PanosRuleHits,
     ];
+
+    /// Firewall traffic logs: streamed line by line, never held whole.
+    pub fn is_firewall_log(self) -> bool {
+        matches!(self, SourceKind::Panos | SourceKind::Fortigate | SourceKind::Asa | SourceKind::Netfilter)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,6 +54,10 @@ impl SourceKind {
             SourceKind::Nxos => "nxos",
             SourceKind::Junos => "junos",
             SourceKind::Panos => "panos",
+            SourceKind::Fortigate => "fortigate",
+            SourceKind::Asa => "asa",
+            SourceKind::Netfilter => "netfilter",
+            SourceKind::PanosRuleHits => "panos-rulehits",
         }
     }
 
@@ -51,7 +69,10 @@ impl SourceKind {
                 | (SourceKind::Calico, Transport::Kubernetes(_))
                 | (SourceKind::Bird, Transport::BirdSocket(_) | Transport::Command(_) | Transport::Exec(_))
                 | (SourceKind::Frr, Transport::Command(_))
-                | (SourceKind::Eos | SourceKind::Nxos | SourceKind::Junos, Transport::Http(_))
+                | (
+                    SourceKind::Eos | SourceKind::Nxos | SourceKind::Junos | SourceKind::PanosRuleHits,
+                    Transport::Http(_)
+                )
         )
     }
 }

@@ -262,6 +262,23 @@ impl FlowAggregate {
     }
 }
 
+/// A firewall rule's hit counter at collection time (PAN-OS `show rule-hit-count`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleHit {
+    pub firewall: String,
+    /// Virtual system / rule base context, e.g. `vsys1/security`.
+    pub rulebase: String,
+    pub rule: String,
+    /// Cumulative since `last_reset` (or since the rule exists).
+    pub hit_count: u64,
+    /// RFC 3339 UTC; `None` when the rule was never hit.
+    pub last_hit: Option<String>,
+    pub first_hit: Option<String>,
+    pub last_reset: Option<String>,
+    pub created: Option<String>,
+    pub origin: Origin,
+}
+
 /// Everything one source (or one parse) yielded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
@@ -281,6 +298,8 @@ pub struct Facts {
     pub routes: Vec<Route>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<FlowAggregate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_hits: Vec<RuleHit>,
 }
 
 impl Facts {
@@ -293,6 +312,7 @@ impl Facts {
         self.sessions.extend(other.sessions);
         self.routes.extend(other.routes);
         self.flows.extend(other.flows);
+        self.rule_hits.extend(other.rule_hits);
     }
 
     /// Item counts per fact kind, for source runs and `parse` output.
@@ -307,6 +327,7 @@ impl Facts {
             ("sessions", self.sessions.len()),
             ("routes", self.routes.len()),
             ("flows", self.flows.len()),
+            ("ruleHits", self.rule_hits.len()),
         ] {
             if n > 0 {
                 c.insert(k, n);
@@ -329,6 +350,7 @@ impl Facts {
         self.sessions.iter_mut().for_each(|f| stamp(&mut f.origin));
         self.routes.iter_mut().for_each(|f| stamp(&mut f.origin));
         self.flows.iter_mut().flat_map(|f| f.samples.iter_mut()).for_each(stamp);
+        self.rule_hits.iter_mut().for_each(|f| stamp(&mut f.origin));
     }
 }
 

@@ -271,6 +271,7 @@ mod fact_kind {
     pub const SESSION: &str = "session";
     pub const ROUTE: &str = "route";
     pub const FLOW: &str = "flow";
+    pub const RULE_HIT: &str = "ruleHit";
 }
 
 const RUN_COLUMNS: &str = "r.id, r.cluster, r.started_at, r.finished_at, r.status, r.config_digest, \
@@ -749,6 +750,7 @@ impl Store {
                 fact_kind::SESSION => facts.sessions.push(d.json(&what, &data)?),
                 fact_kind::ROUTE => facts.routes.push(d.json(&what, &data)?),
                 fact_kind::FLOW => facts.flows.push(d.json(&what, &data)?),
+                fact_kind::RULE_HIT => facts.rule_hits.push(d.json(&what, &data)?),
                 other => return Err(d.corrupt("facts.kind", format!("unknown fact kind {other:?}"))),
             }
         }
@@ -1049,6 +1051,7 @@ fn write_source(
     each(path, op, fact_kind::SESSION, &facts.sessions, &mut put)?;
     each(path, op, fact_kind::ROUTE, &facts.routes, &mut put)?;
     each(path, op, fact_kind::FLOW, &facts.flows, &mut put)?;
+    each(path, op, fact_kind::RULE_HIT, &facts.rule_hits, &mut put)?;
     Ok(())
 }
 

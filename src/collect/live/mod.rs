@@ -20,6 +20,7 @@ pub mod http;
 pub mod junos;
 pub mod kube;
 pub mod nxos;
+pub mod panos_rulehits;
 
 use std::future::Future;
 use std::time::Duration;
@@ -107,6 +108,7 @@ async fn fetch_once(spec: &SourceSpec, ctx: &FetchContext<'_>) -> Result<Vec<Raw
         (Transport::Http(http), SourceKind::Eos) => eos::fetch(http, spec, ctx.limits).await,
         (Transport::Http(http), SourceKind::Nxos) => nxos::fetch(http, spec, ctx.limits).await,
         (Transport::Http(http), SourceKind::Junos) => junos::fetch(http, spec, ctx.limits).await,
+        (Transport::Http(http), SourceKind::PanosRuleHits) => panos_rulehits::fetch(http, spec, ctx.limits).await,
         (Transport::Kubernetes(k), SourceKind::Calico) => kube::fetch_calico(k, spec, ctx.limits).await,
         (t, kind) => Err(FetchError::permanent(format!(
             "a {} source cannot be fetched over {}",

@@ -30,7 +30,7 @@ mod exec;
 mod node_status;
 
 #[cfg(test)]
-mod double;
+pub(crate) mod double;
 #[cfg(test)]
 mod tests;
 
