@@ -143,7 +143,10 @@ pub async fn run(
             report_digest: None,
         });
     };
-    let evaluation = rules::evaluate(&packs, &AuditInput { settings, facts: &facts, sources: &sources });
+    let evaluation = rules::evaluate(
+        &packs,
+        &AuditInput { settings, facts: &facts, sources: &sources, now: opts.started_at },
+    );
     store.record_evaluation(run_id, &evaluation.results, &evaluation.findings)?;
     let previous = previous_findings(store, run_id)?;
     let (new, resolved, persisting) = drift(&previous, &evaluation.findings);

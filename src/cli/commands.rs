@@ -152,8 +152,10 @@ fn audit(cli: &Cli, run: Option<i64>, output: Output) -> CmdResult {
     let facts = store.facts(run.id)?;
     let sources = store.source_runs(run.id)?;
     let packs = rules::load_packs(&settings.rule_packs)?;
-    let evaluation =
-        rules::evaluate(&packs, &AuditInput { settings: &settings, facts: &facts, sources: &sources });
+    let evaluation = rules::evaluate(
+        &packs,
+        &AuditInput { settings: &settings, facts: &facts, sources: &sources, now: run.started_at },
+    );
     match output {
         Output::Json => println!(
             "{}",

@@ -27,7 +27,11 @@ impl LogFormat {
 }
 
 /// Parse and aggregate a whole buffer of log lines in `format`.
-pub fn parse(format: LogFormat, raw: &[u8], attribute: &dyn Fn(IpAddr) -> Option<String>) -> (Facts, Rejects) {
+pub fn parse(
+    format: LogFormat,
+    raw: &[u8],
+    attribute: &dyn Fn(IpAddr) -> Option<String>,
+) -> (Facts, Rejects) {
     match format {
         LogFormat::Panos => crate::collect::panos::parse(raw, attribute),
         _ => {

@@ -4,9 +4,9 @@
 pub mod bird;
 pub mod calico;
 pub mod eos;
-pub mod firewall;
 #[cfg(test)]
 mod equivalence;
+pub mod firewall;
 pub mod frr;
 pub mod gather;
 pub mod json;

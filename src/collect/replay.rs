@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::collect::live::RawPayload;
 use crate::collect::firewall::{self, LogFormat};
+use crate::collect::live::RawPayload;
 use crate::collect::{ParseError, bird, calico, eos, frr, junos, nxos, panos_rulehits};
 use crate::config::{Settings, SourceKind, SourceSpec, Transport};
 use crate::evidence::canonical::sha256_hex;

@@ -1732,7 +1732,8 @@ mod tests {
             })
             .collect();
         let packs = crate::rules::load_packs(&s.rule_packs).expect("built-in pack loads");
-        let input = crate::rules::AuditInput { settings: &s, facts: &facts, sources: &runs };
+        let input =
+            crate::rules::AuditInput { settings: &s, facts: &facts, sources: &runs, now: chrono::Utc::now() };
         crate::rules::evaluate(&packs, &input)
             .findings
             .into_iter()

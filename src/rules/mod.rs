@@ -32,6 +32,8 @@ pub struct AuditInput<'a> {
     pub settings: &'a Settings,
     pub facts: &'a Facts,
     pub sources: &'a [SourceRun],
+    /// When the audited snapshot was taken: "unused for N days" counts back from here.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +93,10 @@ mod tests {
             sessions: vec![session("leaf1", Some("BLUE"), "172.31.20.1", "172.31.20.5", "Active")],
             ..Default::default()
         };
-        let eval = evaluate(&packs, &AuditInput { settings: &settings, facts: &facts, sources: &[] });
+        let eval = evaluate(
+            &packs,
+            &AuditInput { settings: &settings, facts: &facts, sources: &[], now: chrono::Utc::now() },
+        );
         assert_eq!(eval.results.len(), 14);
         let status = |id: &str| eval.results.iter().find(|r| r.rule_id == id).unwrap().status;
         assert_eq!(status("ZI-ROUTE-LEAK"), RuleStatus::Fail);

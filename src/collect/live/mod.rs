@@ -108,7 +108,9 @@ async fn fetch_once(spec: &SourceSpec, ctx: &FetchContext<'_>) -> Result<Vec<Raw
         (Transport::Http(http), SourceKind::Eos) => eos::fetch(http, spec, ctx.limits).await,
         (Transport::Http(http), SourceKind::Nxos) => nxos::fetch(http, spec, ctx.limits).await,
         (Transport::Http(http), SourceKind::Junos) => junos::fetch(http, spec, ctx.limits).await,
-        (Transport::Http(http), SourceKind::PanosRuleHits) => panos_rulehits::fetch(http, spec, ctx.limits).await,
+        (Transport::Http(http), SourceKind::PanosRuleHits) => {
+            panos_rulehits::fetch(http, spec, ctx.limits).await
+        }
         (Transport::Kubernetes(k), SourceKind::Calico) => kube::fetch_calico(k, spec, ctx.limits).await,
         (t, kind) => Err(FetchError::permanent(format!(
             "a {} source cannot be fetched over {}",

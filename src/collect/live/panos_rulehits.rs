@@ -2,6 +2,10 @@
 use super::{FetchError, Limits, RawPayload};
 use crate::config::{HttpSpec, SourceSpec};
 
-pub async fn fetch(_http: &HttpSpec, _spec: &SourceSpec, _limits: Limits) -> Result<Vec<RawPayload>, FetchError> {
+pub async fn fetch(
+    _http: &HttpSpec,
+    _spec: &SourceSpec,
+    _limits: Limits,
+) -> Result<Vec<RawPayload>, FetchError> {
     Err(FetchError::permanent("the PAN-OS XML API client is being written"))
 }

@@ -213,7 +213,8 @@ pub fn eval_sources(
     );
     let pack = load_pack_text(&pack, "test.yaml").expect("test pack loads");
     let settings = settings();
-    let mut eval = evaluate(&[pack], &AuditInput { settings: &settings, facts, sources });
+    let mut eval =
+        evaluate(&[pack], &AuditInput { settings: &settings, facts, sources, now: chrono::Utc::now() });
     assert_eq!(eval.results.len(), 1);
     (eval.results.remove(0), eval.findings)
 }
