@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::collect::gather::gather;
+use crate::collect::gather::{CursorBook, Gathered, gather_incremental, reads_incrementally};
 use crate::collect::record::record;
 use crate::collect::replay::Collected;
 use crate::config::Settings;
@@ -109,7 +109,12 @@ pub async fn run(
     let clock = std::time::Instant::now();
     let finished = || opts.started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
     let run_id = store.begin_run(&settings.cluster, opts.started_at, &settings.digest, TOOL_VERSION)?;
-    let collected = gather(settings, opts.only_sources).await;
+    // Firewall logs are read incrementally: only what earlier recorded runs did not ingest.
+    let mut prior = CursorBook::new();
+    for s in settings.sources.iter().filter(|s| reads_incrementally(s)) {
+        prior.insert(s.name.clone(), store.get_cursors(&s.name)?);
+    }
+    let Gathered { collected, mut cursors } = gather_incremental(settings, opts.only_sources, &prior).await;
     if let Some(dir) = opts.record {
         let config = record(dir, settings, &collected)?;
         tracing::info!(config = %config.display(), "recorded the collection for replay");
@@ -120,7 +125,12 @@ pub async fn run(
         for p in &payloads {
             store.put_payload(&p.bytes)?;
         }
-        store.record_source(run_id, &run, &source_facts)?;
+        // Cursors advance in the same transaction as the source run: a run that dies earlier
+        // leaves them where they were, so its lines are read again, never lost or doubled.
+        match cursors.remove(&run.name) {
+            Some(c) => store.record_source_with_cursors(run_id, &run, &source_facts, &c)?,
+            None => store.record_source(run_id, &run, &source_facts)?,
+        }
         log_source(&run);
         facts.extend(source_facts);
         sources.push(run);

@@ -332,11 +332,33 @@ fn parse(kind: &str, observer: Option<&str>, files: &[PathBuf], output: Output) 
     let mut docs = Vec::new();
     for file in files {
         let name = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|e| CliError::operational(format!("{name}: {e}")))?;
         let observer = observer.map(str::to_string).unwrap_or_else(|| {
             file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.clone())
         });
-        match parse_payload(kind, &observer, &bytes, &|_| None) {
+        // Logs run to gigabytes: streamed through the aggregator (gzip too), never read whole.
+        let parsed = match crate::collect::firewall::LogFormat::of(kind) {
+            Some(format) => {
+                let mut agg = crate::collect::firewall::FlowAggregator::new(format);
+                agg.name_unnamed(observer.as_str());
+                crate::collect::logfile::open_whole(file)
+                    .and_then(|reader| agg.ingest(reader, &|_| None))
+                    .map_err(|e| CliError::operational(format!("{name}: {e}")))?;
+                let (flows, rejects) = agg.finish();
+                if flows.is_empty() && rejects.total() > 0 {
+                    let first = rejects.samples.first().map(|o| o.locator.clone()).unwrap_or_default();
+                    let why =
+                        format!("no readable {} traffic line ({} rejected)", kind.as_str(), rejects.total());
+                    Err(crate::collect::ParseError::new(first, why))
+                } else {
+                    Ok((crate::model::Facts { flows, ..Default::default() }, rejects))
+                }
+            }
+            None => {
+                let bytes = std::fs::read(file).map_err(|e| CliError::operational(format!("{name}: {e}")))?;
+                parse_payload(kind, &observer, &bytes, &|_| None)
+            }
+        };
+        match parsed {
             Ok((facts, rejects)) => {
                 if !rejects.is_empty() {
                     // Unreadable lines are counted, never fatal for a run; for `parse` they are the

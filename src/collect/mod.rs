@@ -1,17 +1,21 @@
 //! Collection: one module per source kind. Each has a pure `parse*` over the real vendor format
 //! (what the device or API returns, byte for byte) and, in the replay form, reads recorded files.
 
+pub mod asa;
 pub mod bird;
 pub mod calico;
 pub mod eos;
 #[cfg(test)]
 mod equivalence;
 pub mod firewall;
+pub mod fortigate;
 pub mod frr;
 pub mod gather;
 pub mod json;
 pub mod junos;
 pub mod live;
+pub mod logfile;
+pub mod netfilter;
 pub mod nxos;
 pub mod panos;
 pub mod panos_rulehits;

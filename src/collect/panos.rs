@@ -1,13 +1,10 @@
-//! PAN-OS TRAFFIC logs (syslog, default CSV format) → flow aggregates per firewall, zone pair, rule,
-//! action and service.
+//! PAN-OS TRAFFIC logs (syslog, default CSV format) → firewall events, aggregated by
+//! [`firewall::FlowAggregator`].
 //!
 //! ```text
 //!  line ──syslog::split──▶ payload "1,<receive>,<serial>,TRAFFIC,<subtype>,…"  (CSV, positions fixed)
-//!       ──parse_line────▶ TrafficEvent (borrows the line)  | Ignored (other log types, blank)
-//!                                                          | Rejected(stable reason)
-//!       ──FlowAggregator─▶ FlowAggregate keyed by
-//!            (firewall, from zone, to zone, src zone*, dst zone*, rule, action, protocol, dst port)
-//!            * attributed from the addresses by the caller's zone model
+//!       ──parse_traffic──▶ TrafficEvent (every field zoneaudit reads, borrowed) | Ignored | Rejected
+//!       ──parse_line─────▶ FirewallEvent (the vendor-neutral view)
 //! ```
 //!
 //! Only the vendor default format is understood; a custom log format moves every field, so the
@@ -21,35 +18,23 @@
 //! field is returned as the text between its quotes, `""` left as written: the fields the audit
 //! keys on (zones, rules, device names) cannot contain quotes on PAN-OS.
 //!
-//! Hot path: one reused line buffer, field offsets on the stack, zone attribution cached per
-//! address, aggregates found by a hash of the borrowed key; a line allocates only when it opens a
-//! new aggregate or becomes one of its samples.
+//! Hot path (benchmarked at over a million lines a second): field offsets on the stack, every
+//! field borrowed, the time normalised inline; parsing a line allocates nothing.
+//!
+//! Weight: a TRAFFIC entry stands for Repeat Count sessions (at least one). Actions map to the
+//! shared spellings: `allow`, `deny`, `drop`, `reset-both`, `reset-client`, `reset-server`,
+//! `drop-icmp`; anything else lower case with dashes.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::io::BufRead;
 use std::net::IpAddr;
 
+pub use crate::collect::firewall::reason;
+use crate::collect::firewall::{self, Action, EventTime, FirewallEvent, LineOutcome, LogFormat, Session};
 use crate::collect::syslog;
-use crate::model::{Facts, FlowAggregate, Origin, Rejects};
+use crate::model::{Facts, Rejects};
 
 /// Accepted TRAFFIC field counts of the default format, with the releases that write them.
 pub const FIELD_COUNTS: [(usize, &str); 2] = [(115, "PAN-OS 10.0-11.x"), (75, "PAN-OS 9.1")];
-
-/// Original log lines kept per aggregate as evidence.
-pub const MAX_SAMPLES: usize = 3;
-
-/// Reject reasons: stable strings, they are the keys of `Rejects::counts`.
-pub mod reason {
-    pub const NOT_UTF8: &str = "not utf-8";
-    pub const NOT_PANOS: &str = "not a PAN-OS log";
-    pub const FIELD_COUNT: &str = "wrong field count";
-    pub const ADDRESS: &str = "bad address";
-    pub const PORT: &str = "bad port";
-    pub const NUMBER: &str = "bad number";
-    pub const TIME: &str = "bad time";
-}
 
 const MAX_FIELDS: usize = 115;
 
@@ -97,6 +82,8 @@ pub struct TrafficEvent<'a> {
     pub subtype: &'a str,
     /// Event time, `YYYY/MM/DD HH:MM:SS`, firewall local time (checked for that shape).
     pub generated_time: &'a str,
+    /// `generated_time` normalised.
+    pub time: EventTime,
     pub src: IpAddr,
     pub dst: IpAddr,
     /// `0.0.0.0` when no NAT; as logged.
@@ -140,55 +127,73 @@ impl<'a> TrafficEvent<'a> {
     /// Action lower case with spaces as dashes (`reset both` → `reset-both`), borrowed when the
     /// device already wrote it that way.
     pub fn action_key(&self) -> Cow<'a, str> {
-        if action_is_normal(self.action) {
-            Cow::Borrowed(self.action)
-        } else {
-            let mut out = String::with_capacity(self.action.len());
-            push_normal_action(self.action, &mut out);
-            Cow::Owned(out)
-        }
+        self.action().key()
     }
 
     /// Repeat count as a weight: a logged entry stands for at least one session.
     pub fn weight(&self) -> u64 {
         self.repeat_count.max(1)
     }
+
+    /// The shared action: the fixed PAN-OS spellings without allocating.
+    pub fn action(&self) -> Action<'a> {
+        match self.action {
+            "allow" => Action::Allow,
+            "deny" => Action::Deny,
+            "drop" => Action::Drop,
+            "reset both" => Action::Named("reset-both"),
+            "reset client" => Action::Named("reset-client"),
+            "reset server" => Action::Named("reset-server"),
+            "drop ICMP" => Action::Named("drop-icmp"),
+            other => Action::Other(other),
+        }
+    }
+
+    /// The vendor-neutral view the aggregator keys on.
+    pub fn to_event(&self) -> FirewallEvent<'a> {
+        FirewallEvent {
+            firewall: self.firewall(),
+            time: Some(self.time),
+            from_zone: self.from_zone,
+            to_zone: self.to_zone,
+            src: self.src,
+            dst: self.dst,
+            rule: self.rule,
+            action: self.action(),
+            protocol: Cow::Borrowed(self.protocol),
+            dst_port: self.dst_port,
+            bytes: self.bytes,
+            count: self.weight(),
+            session: Session::Whole,
+        }
+    }
 }
 
-fn action_is_normal(action: &str) -> bool {
-    !action.bytes().any(|b| b.is_ascii_uppercase() || b == b' ')
-}
-
-fn push_normal_action(action: &str, out: &mut String) {
-    out.extend(action.chars().map(|c| if c == ' ' { '-' } else { c.to_ascii_lowercase() }));
-}
-
-/// What one log line was.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant, reason = "consumed at once; boxing would allocate per line")]
-pub enum LineOutcome<'a> {
-    Traffic(TrafficEvent<'a>),
-    /// Another PAN-OS log type (THREAT, SYSTEM, CONFIG, ...) or a blank line.
-    Ignored,
-    /// Not usable; the reason is one of [`reason`].
-    Rejected(&'static str),
-}
-
-/// Parse one log line (envelope included, line terminator optional).
+/// Parse one log line (envelope included, line terminator optional) into the shared event.
 pub fn parse_line(line: &str) -> LineOutcome<'_> {
+    match parse_traffic(line) {
+        Ok(Some(traffic)) => LineOutcome::Event(traffic.to_event()),
+        Ok(None) => LineOutcome::Ignored,
+        Err(why) => LineOutcome::Rejected(why),
+    }
+}
+
+/// Parse one log line with every PAN-OS field zoneaudit reads: `Ok(None)` for another PAN-OS log
+/// type (THREAT, SYSTEM, CONFIG, ...) or a blank line, `Err` with one of [`reason`].
+pub fn parse_traffic(line: &str) -> Result<Option<TrafficEvent<'_>>, &'static str> {
     let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     if line.trim().is_empty() {
-        return LineOutcome::Ignored;
+        return Ok(None);
     }
     let env = syslog::split(line);
     let payload = env.message;
     if !payload.starts_with("1,") {
-        return LineOutcome::Rejected(reason::NOT_PANOS);
+        return Err(reason::NOT_PANOS);
     }
     let mut spans = [(0u32, 0u32); MAX_FIELDS];
     let Some(count) = split_csv(payload, &mut spans) else {
         // Offsets beyond u32: no PAN-OS line is 4 GiB long.
-        return LineOutcome::Rejected(reason::NOT_PANOS);
+        return Err(reason::NOT_PANOS);
     };
     let field = |i: usize| -> &str {
         match spans.get(i) {
@@ -200,15 +205,12 @@ pub fn parse_line(line: &str) -> LineOutcome<'_> {
     if log_type != "TRAFFIC" {
         let looks_like_type =
             !log_type.is_empty() && log_type.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
-        return if looks_like_type { LineOutcome::Ignored } else { LineOutcome::Rejected(reason::NOT_PANOS) };
+        return if looks_like_type { Ok(None) } else { Err(reason::NOT_PANOS) };
     }
     if !FIELD_COUNTS.iter().any(|&(n, _)| n == count) {
-        return LineOutcome::Rejected(reason::FIELD_COUNT);
+        return Err(reason::FIELD_COUNT);
     }
-    match traffic_event(env.host, &field) {
-        Ok(event) => LineOutcome::Traffic(event),
-        Err(why) => LineOutcome::Rejected(why),
-    }
+    traffic_event(env.host, &field).map(Some)
 }
 
 fn traffic_event<'a>(
@@ -222,6 +224,7 @@ fn traffic_event<'a>(
     if !is_panos_time(generated_time) {
         return Err(reason::TIME);
     }
+    let time = EventTime::from_panos(generated_time).ok_or(reason::TIME)?;
     let high_res_time = Some(field(col::HIGH_RES_TIME)).filter(|t| !t.is_empty());
     Ok(TrafficEvent {
         host,
@@ -229,6 +232,7 @@ fn traffic_event<'a>(
         serial: field(col::SERIAL),
         subtype: field(col::SUBTYPE),
         generated_time,
+        time,
         src: address(col::SRC)?,
         dst: address(col::DST)?,
         nat_src: field(col::NAT_SRC),
@@ -375,339 +379,16 @@ fn quoted_field(b: &[u8], open: usize) -> (usize, usize, Option<usize>) {
     }
 }
 
-/// Streaming aggregation of TRAFFIC lines into [`FlowAggregate`]s.
-#[derive(Debug, Default)]
-pub struct FlowAggregator {
-    flows: Vec<FlowAggregate>,
-    /// Key hash → indices into `flows` (collisions compared field by field).
-    index: HashMap<u64, Vec<usize>, FxBuild>,
-    zones: ZoneCache,
-    rejects: Rejects,
-    lines_read: u64,
-    events: u64,
-    ignored: u64,
-    action_buf: String,
-}
-
-impl FlowAggregator {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Streams lines from `reader` (never holds the whole input); line numbers start at 1 per call.
-    /// Unreadable lines are counted in the rejects, never fatal; only I/O errors are returned.
-    pub fn ingest<R: BufRead>(
-        &mut self,
-        mut reader: R,
-        attribute: &dyn Fn(IpAddr) -> Option<String>,
-    ) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(4096);
-        let mut line_no = 0usize;
-        loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
-                return Ok(());
-            }
-            line_no += 1;
-            self.ingest_bytes(line_no, &buf, attribute);
-        }
-    }
-
-    fn ingest_bytes(&mut self, line_no: usize, raw: &[u8], attribute: &dyn Fn(IpAddr) -> Option<String>) {
-        self.lines_read += 1;
-        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        match std::str::from_utf8(raw) {
-            Ok(line) => self.ingest_line(line_no, line, attribute),
-            Err(_) => self.rejects.add(reason::NOT_UTF8, line_no, &String::from_utf8_lossy(raw)),
-        }
-    }
-
-    fn ingest_line(&mut self, line_no: usize, line: &str, attribute: &dyn Fn(IpAddr) -> Option<String>) {
-        match parse_line(line) {
-            LineOutcome::Traffic(event) => {
-                self.events += 1;
-                self.add(&event, line_no, line, attribute);
-            }
-            LineOutcome::Ignored => self.ignored += 1,
-            LineOutcome::Rejected(why) => self.rejects.add(why, line_no, line),
-        }
-    }
-
-    fn add(
-        &mut self,
-        event: &TrafficEvent<'_>,
-        line_no: usize,
-        line: &str,
-        attribute: &dyn Fn(IpAddr) -> Option<String>,
-    ) {
-        let src_zone = self.zones.zone_of(event.src, attribute);
-        let dst_zone = self.zones.zone_of(event.dst, attribute);
-        let mut action_buf = std::mem::take(&mut self.action_buf);
-        let action = if action_is_normal(event.action) {
-            event.action
-        } else {
-            action_buf.clear();
-            push_normal_action(event.action, &mut action_buf);
-            action_buf.as_str()
-        };
-        let key = FlowKey {
-            firewall: event.firewall(),
-            from_zone: event.from_zone,
-            to_zone: event.to_zone,
-            src_zone: self.zones.name(src_zone),
-            dst_zone: self.zones.name(dst_zone),
-            rule: event.rule,
-            action,
-            protocol: event.protocol,
-            dst_port: event.dst_port,
-        };
-        let hash = key.hash_value();
-        let bucket = self.index.entry(hash).or_default();
-        let found = bucket.iter().copied().find(|&i| self.flows.get(i).is_some_and(|f| key.matches(f)));
-        let slot = match found {
-            Some(i) => i,
-            None => {
-                let i = self.flows.len();
-                bucket.push(i);
-                self.flows.push(key.to_aggregate(event.generated_time));
-                i
-            }
-        };
-        if let Some(flow) = self.flows.get_mut(slot) {
-            flow.count = flow.count.saturating_add(event.weight());
-            flow.bytes = flow.bytes.saturating_add(event.bytes);
-            if event.generated_time < flow.first_seen.as_str() {
-                flow.first_seen.clear();
-                flow.first_seen.push_str(event.generated_time);
-            }
-            if event.generated_time > flow.last_seen.as_str() {
-                flow.last_seen.clear();
-                flow.last_seen.push_str(event.generated_time);
-            }
-            if flow.samples.len() < MAX_SAMPLES {
-                flow.samples.push(Origin::at_line(line_no, line));
-            }
-        }
-        self.action_buf = action_buf;
-    }
-
-    /// Aggregates sorted by key (deterministic output) and the rejected lines.
-    pub fn finish(self) -> (Vec<FlowAggregate>, Rejects) {
-        let mut flows = self.flows;
-        flows.sort_by(|a, b| {
-            (
-                &a.firewall,
-                &a.from_fw_zone,
-                &a.to_fw_zone,
-                &a.src_zone,
-                &a.dst_zone,
-                &a.rule,
-                &a.action,
-                &a.protocol,
-                a.dst_port,
-            )
-                .cmp(&(
-                    &b.firewall,
-                    &b.from_fw_zone,
-                    &b.to_fw_zone,
-                    &b.src_zone,
-                    &b.dst_zone,
-                    &b.rule,
-                    &b.action,
-                    &b.protocol,
-                    b.dst_port,
-                ))
-        });
-        (flows, self.rejects)
-    }
-
-    /// Every line seen, over all `ingest` calls: `events + ignored + rejects`.
-    pub fn lines_read(&self) -> u64 {
-        self.lines_read
-    }
-
-    /// TRAFFIC lines aggregated (log entries, not weighted by repeat count).
-    pub fn events(&self) -> u64 {
-        self.events
-    }
-
-    /// Blank lines and other PAN-OS log types.
-    pub fn ignored(&self) -> u64 {
-        self.ignored
-    }
-}
-
 /// Convenience for small payloads: parse + aggregate a whole buffer.
 pub fn parse(raw: &[u8], attribute: &dyn Fn(IpAddr) -> Option<String>) -> (Facts, Rejects) {
-    let mut agg = FlowAggregator::new();
-    for (i, line) in raw.split_inclusive(|&b| b == b'\n').enumerate() {
-        agg.ingest_bytes(i + 1, line, attribute);
-    }
-    let (flows, rejects) = agg.finish();
-    (Facts { flows, ..Facts::default() }, rejects)
-}
-
-/// The aggregation key, borrowed from the current line.
-struct FlowKey<'k> {
-    firewall: &'k str,
-    from_zone: &'k str,
-    to_zone: &'k str,
-    src_zone: Option<&'k str>,
-    dst_zone: Option<&'k str>,
-    rule: &'k str,
-    action: &'k str,
-    protocol: &'k str,
-    dst_port: u16,
-}
-
-impl FlowKey<'_> {
-    fn hash_value(&self) -> u64 {
-        let mut h = FxHasher::default();
-        for s in [self.firewall, self.from_zone, self.to_zone, self.rule, self.action, self.protocol] {
-            h.write(s.as_bytes());
-            // 0xff never occurs in UTF-8: fields cannot run into each other.
-            h.write_u8(0xff);
-        }
-        self.src_zone.hash(&mut h);
-        self.dst_zone.hash(&mut h);
-        h.write_u16(self.dst_port);
-        h.finish()
-    }
-
-    fn matches(&self, f: &FlowAggregate) -> bool {
-        f.dst_port == self.dst_port
-            && f.rule == self.rule
-            && f.from_fw_zone == self.from_zone
-            && f.to_fw_zone == self.to_zone
-            && f.action == self.action
-            && f.protocol == self.protocol
-            && f.firewall == self.firewall
-            && f.src_zone.as_deref() == self.src_zone
-            && f.dst_zone.as_deref() == self.dst_zone
-    }
-
-    fn to_aggregate(&self, seen: &str) -> FlowAggregate {
-        FlowAggregate {
-            firewall: self.firewall.to_string(),
-            from_fw_zone: self.from_zone.to_string(),
-            to_fw_zone: self.to_zone.to_string(),
-            src_zone: self.src_zone.map(str::to_string),
-            dst_zone: self.dst_zone.map(str::to_string),
-            rule: self.rule.to_string(),
-            action: self.action.to_string(),
-            protocol: self.protocol.to_string(),
-            dst_port: self.dst_port,
-            count: 0,
-            bytes: 0,
-            first_seen: seen.to_string(),
-            last_seen: seen.to_string(),
-            samples: Vec::new(),
-        }
-    }
-}
-
-/// Zone attribution per address, cached: the same few thousand addresses recur on every line,
-/// and the caller's lookup returns an owned name. Zone names are interned as indices.
-#[derive(Debug, Default)]
-struct ZoneCache {
-    by_addr: HashMap<IpAddr, Option<u32>, FxBuild>,
-    names: Vec<String>,
-    by_name: HashMap<String, u32, FxBuild>,
-}
-
-impl ZoneCache {
-    /// Bound on cached addresses; a scan across a /8 must not grow memory without limit.
-    const MAX_ADDRESSES: usize = 1 << 16;
-
-    fn zone_of(&mut self, addr: IpAddr, attribute: &dyn Fn(IpAddr) -> Option<String>) -> Option<u32> {
-        if let Some(&z) = self.by_addr.get(&addr) {
-            return z;
-        }
-        let zone = attribute(addr).map(|name| match self.by_name.get(&name) {
-            Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                self.by_name.insert(name.clone(), id);
-                self.names.push(name);
-                id
-            }
-        });
-        if self.by_addr.len() >= Self::MAX_ADDRESSES {
-            self.by_addr.clear();
-        }
-        self.by_addr.insert(addr, zone);
-        zone
-    }
-
-    fn name(&self, id: Option<u32>) -> Option<&str> {
-        id.and_then(|i| self.names.get(i as usize)).map(String::as_str)
-    }
-}
-
-type FxBuild = BuildHasherDefault<FxHasher>;
-
-/// Multiply-rotate hash (the rustc "Fx" scheme): keys here are short and not attacker-chosen in
-/// any way that matters (a slow log file is the worst case), so SipHash's cost buys nothing.
-#[derive(Debug, Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        // The multiply only carries entropy upwards, and the table picks buckets by the low bits:
-        // without folding the high half down, addresses differing in their last octet collide.
-        let h = self.0 ^ (self.0 >> 33);
-        let h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
-    }
+    firewall::parse(LogFormat::Panos, raw, attribute)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::firewall::FlowAggregator;
+    use crate::model::Origin;
     use std::io::Cursor;
 
     const TRAFFIC: &str = include_str!("../../tests/fixtures/panos/panos-traffic.log");
@@ -724,8 +405,8 @@ mod tests {
     }
 
     fn traffic(line: &str) -> TrafficEvent<'_> {
-        match parse_line(line) {
-            LineOutcome::Traffic(ev) => ev,
+        match parse_traffic(line) {
+            Ok(Some(ev)) => ev,
             other => panic!("expected a TRAFFIC event, got {other:?} for {line}"),
         }
     }
@@ -744,6 +425,7 @@ mod tests {
         assert_eq!(e.serial, "013201028945");
         assert_eq!(e.subtype, "end");
         assert_eq!(e.generated_time, "2024/07/16 10:15:01");
+        assert_eq!(e.time, "2024-07-16 10:15:01");
         assert_eq!((e.src, e.dst), (ip("10.20.0.71"), ip("10.30.0.75")));
         assert_eq!(e.rule, "prod-to-dev-api");
         assert_eq!(e.app, "ssl");
@@ -802,7 +484,7 @@ mod tests {
         assert_eq!((api.protocol.as_str(), api.dst_port, api.count, api.bytes), ("tcp", 8443, 1, 7312));
         assert_eq!(
             (api.first_seen.as_str(), api.last_seen.as_str()),
-            ("2024/07/16 10:15:01", "2024/07/16 10:15:01")
+            ("2024-07-16 10:15:01", "2024-07-16 10:15:01")
         );
         assert_eq!(api.samples, vec![Origin::at_line(1, TRAFFIC.lines().next().unwrap_or_default())]);
         let egress = &flows[2];
@@ -812,7 +494,7 @@ mod tests {
 
     #[test]
     fn mixed_stream_aggregates_repeats_and_rejects_with_line_numbers() {
-        let mut agg = FlowAggregator::new();
+        let mut agg = FlowAggregator::new(LogFormat::Panos);
         agg.ingest(Cursor::new(MIXED), &zones).expect("in-memory read");
         assert_eq!(agg.lines_read(), 9);
         assert_eq!(agg.events(), 6);
@@ -833,8 +515,8 @@ mod tests {
         // Repeat count 3 on line 2.
         assert_eq!(api.count, 1 + 3 + 1 + 1);
         assert_eq!(api.bytes, 7312 + 1000 + 88 + 500);
-        assert_eq!(api.first_seen, "2024/07/16 10:14:50");
-        assert_eq!(api.last_seen, "2024/07/16 10:23:00");
+        assert_eq!(api.first_seen, "2024-07-16 10:14:50");
+        assert_eq!(api.last_seen, "2024-07-16 10:23:00");
         let sample_lines: Vec<_> = api.samples.iter().map(|s| s.locator.as_str()).collect();
         assert_eq!(sample_lines, ["line 1", "line 2", "line 3"]);
 
@@ -974,7 +656,7 @@ mod tests {
 
     #[test]
     fn line_numbers_restart_per_ingest_call_and_counters_add_up() {
-        let mut agg = FlowAggregator::new();
+        let mut agg = FlowAggregator::new(LogFormat::Panos);
         agg.ingest(Cursor::new(TRAFFIC), &zones).expect("read");
         agg.ingest(Cursor::new("garbage\n"), &zones).expect("read");
         assert_eq!(agg.lines_read(), 5);

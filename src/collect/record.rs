@@ -86,7 +86,8 @@ fn absolute(p: &Path) -> String {
 fn extension(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Bird => "txt",
-        SourceKind::Panos => "log",
+        k if k.is_firewall_log() => "log",
+        SourceKind::PanosRuleHits => "xml",
         _ => "json",
     }
 }

@@ -1687,7 +1687,7 @@ mod tests {
                 (https.src_zone.as_deref(), https.dst_zone.as_deref()),
                 (Some("yellow"), Some("blue"))
             );
-            assert!(https.first_seen.starts_with(&night.date().format("%Y/%m/%d").to_string()));
+            assert!(https.first_seen.starts_with(&night.date().format("%Y-%m-%d").to_string()));
             assert!(f.flows.iter().any(|x| x.rule == "blue-to-green-db" && x.dst_port == 5432));
             assert!(f.flows.iter().any(|x| x.rule == "interzone-default" && x.action == "deny"));
             // The firewall zone always matches the address: no attribution mismatch to report.

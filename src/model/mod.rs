@@ -249,7 +249,7 @@ pub struct FlowAggregate {
     pub dst_port: u16,
     pub count: u64,
     pub bytes: u64,
-    /// Event times as the device wrote them (`2024/07/16 10:15:01`).
+    /// Event times on the device clock, normalised to `YYYY-MM-DD HH:MM:SS` (sortable).
     pub first_seen: String,
     pub last_seen: String,
     /// A few original log lines, bounded, each with its line number.

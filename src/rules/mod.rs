@@ -97,7 +97,7 @@ mod tests {
             &packs,
             &AuditInput { settings: &settings, facts: &facts, sources: &[], now: chrono::Utc::now() },
         );
-        assert_eq!(eval.results.len(), 14);
+        assert_eq!(eval.results.len(), 18);
         let status = |id: &str| eval.results.iter().find(|r| r.rule_id == id).unwrap().status;
         assert_eq!(status("ZI-ROUTE-LEAK"), RuleStatus::Fail);
         assert_eq!(status("ZI-SESSION-DOWN"), RuleStatus::Fail);

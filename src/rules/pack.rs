@@ -307,7 +307,7 @@ rules:
         assert_eq!(p.pack.version, "1.0.0");
         assert_eq!(p.digest, crate::evidence::canonical::sha256_hex(BUILTIN_ZONE_ISOLATION.as_bytes()));
         let checks: BTreeSet<CheckKind> = p.pack.rules.iter().map(|r| r.check).collect();
-        assert_eq!(checks.len(), 14);
+        assert_eq!(checks.len(), 18);
         assert_eq!(checks, CheckKind::ALL.into_iter().collect());
         for r in &p.pack.rules {
             assert!(r.id.starts_with("ZI-"), "{}", r.id);

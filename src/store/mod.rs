@@ -7,6 +7,7 @@
 //!        ├─< rule_results                             │
 //!        ├─< findings ─< evidence ────────────────────┘ (payload, nullable)
 //!        └── reports (digest, DSSE envelope, markdown)
+//!  log_cursors (source, path): how far each log file was read, see `cursor.rs`
 //! ```
 //!
 //! Invariants:
@@ -25,6 +26,7 @@
 //! extra fsync per commit costs nothing noticeable, and with `NORMAL` a power loss could roll back a
 //! report that was already signed and published, forking the report hash chain.
 
+mod cursor;
 mod lock;
 mod schema;
 #[cfg(test)]
@@ -48,6 +50,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{
     Facts, Finding, Origin, PayloadRef, Rejects, RuleResult, RuleStatus, Severity, SourceRun, SourceStatus,
 };
+pub use cursor::FileCursor;
 use lock::RunLock;
 
 /// How long a write waits for another connection's write lock, and `begin_run` for the run lock.

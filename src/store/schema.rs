@@ -8,8 +8,10 @@
 
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATION_STEPS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATION_STEPS: &[M<'static>] = &[
+    // 1: runs, sources, payloads, facts, results, findings, evidence, reports.
+    M::up(
+        r#"
 CREATE TABLE runs (
     -- AUTOINCREMENT: run ids appear in signed reports, so a pruned id must never be handed out again.
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,7 +114,33 @@ CREATE TABLE reports (
     created_at TEXT NOT NULL
 ) STRICT;
 "#,
-)];
+    ),
+    // 2: incremental reading of firewall logs (see `cursor.rs`).
+    M::up(
+        r#"
+-- Where each log file of a source has been read up to. Replaced as a whole, in the transaction
+-- that records the source run whose lines they account for: a run that dies before its source is
+-- recorded leaves the cursors where they were, so those lines are read again, never lost or doubled.
+CREATE TABLE log_cursors (
+    source      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    device      INTEGER NOT NULL,
+    inode       INTEGER NOT NULL,
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    read_to     INTEGER NOT NULL CHECK (read_to >= 0),      -- content bytes ingested (decompressed for gzip)
+    lines       INTEGER NOT NULL CHECK (lines >= 0),        -- complete lines in those bytes
+    head_len    INTEGER NOT NULL CHECK (head_len BETWEEN 0 AND 4096),
+    head_sha256 TEXT NOT NULL CHECK (length(head_sha256) = 64),
+    gzip_sha256 TEXT CHECK (gzip_sha256 IS NULL OR length(gzip_sha256) = 64),
+    -- The run that advanced the cursor; kept (as NULL) when retention removes that run.
+    run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL
+) STRICT;
+-- No key on the path: a file that could not be read keeps its old cursor while a new file at the
+-- same path has its own.
+CREATE INDEX log_cursors_source ON log_cursors (source);
+"#,
+    ),
+];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

@@ -193,6 +193,7 @@ fn fresh_database_is_migrated_in_wal_mode_with_foreign_keys() {
             "evidence",
             "facts",
             "findings",
+            "log_cursors",
             "payloads",
             "reports",
             "rule_results",

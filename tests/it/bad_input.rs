@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use zoneaudit::demo::estate::{Night, write_inputs};
+use zoneaudit::demo::estate::Night;
 
-use crate::support::{demo_in, fixture, reports, run};
+use crate::support::{demo_in, fixture, night_again, reports, run};
 
 fn config(dir: &Path) -> String {
     dir.join("zoneaudit.yaml").display().to_string()
@@ -22,16 +22,18 @@ fn run_exit_codes_follow_the_findings() {
     let dir = tempfile::tempdir().unwrap();
     demo_in(dir.path());
     let cfg = config(dir.path());
-    // The inputs are night 3's: an unapproved flow.
+    // A new night 3 (the firewall log is rewritten, as a new day's log would be): an unapproved flow.
+    night_again(dir.path(), Night::Three);
     let out = run(&["--config", &cfg, "run"]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
-    // Only findings at or above --fail-on count.
-    let out = run(&["--config", &cfg, "--fail-on", "critical", "run"]);
+    // Only findings at or above --fail-on count (re-judging the stored snapshot of that run).
     let flow_is_critical = out.stdout.contains("[critical] ZI-UNAPPROVED-FLOW");
+    let out = run(&["--config", &cfg, "--fail-on", "critical", "audit"]);
     assert_eq!(out.code, if flow_is_critical { 1 } else { 0 }, "{}", out.all());
+    assert!(out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
 
-    write_inputs(dir.path(), Night::One).unwrap();
+    night_again(dir.path(), Night::One);
     let out = run(&["--config", &cfg, "run"]);
     assert_eq!(out.code, 0, "a compliant night exits 0:\n{}", out.all());
     assert!(out.stdout.contains("RESOLVED") && out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
@@ -45,7 +47,7 @@ fn a_broken_source_costs_that_source_and_nothing_stored_changes() {
     let db = dir.path().join("zoneaudit.db");
     let before = run(&["--db", db.to_str().unwrap(), "runs", "list", "-o", "json"]).stdout;
 
-    write_inputs(dir.path(), Night::One).unwrap();
+    night_again(dir.path(), Night::One);
     let calico_dir = dir.path().join("inputs/calico");
     let victim = std::fs::read_dir(&calico_dir).unwrap().next().unwrap().unwrap().path();
     let mut text = std::fs::read_to_string(&victim).unwrap();

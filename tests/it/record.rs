@@ -1,7 +1,9 @@
 //! `collect --record DIR` writes what every source yielded in replay form, with a config that
 //! replays it: the replayed audit finds exactly what the original finds.
 
-use crate::support::{demo_in, run};
+use zoneaudit::demo::estate::Night;
+
+use crate::support::{demo_in, night_again, run};
 
 #[test]
 fn a_recorded_collection_replays_to_the_same_findings() {
@@ -9,6 +11,8 @@ fn a_recorded_collection_replays_to_the_same_findings() {
     demo_in(dir.path());
     let cfg = dir.path().join("zoneaudit.yaml");
     let rec = dir.path().join("recording");
+    // Firewall logs are read incrementally: a new night's log, so there is something new to read.
+    night_again(dir.path(), Night::Three);
     let out = run(&["--config", cfg.to_str().unwrap(), "collect", "--record", rec.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("recorded for replay"), "{}", out.stdout);
@@ -17,6 +21,7 @@ fn a_recorded_collection_replays_to_the_same_findings() {
     assert!(text.contains("yellow-rr1/01-"), "{text}");
     assert!(rec.join("calico").is_dir() && rec.join("fw-core").is_dir());
 
+    night_again(dir.path(), Night::Three);
     let original = run(&["--config", cfg.to_str().unwrap(), "run"]);
     let replayed = run(&["--config", replay_cfg.to_str().unwrap(), "run"]);
     assert_eq!(replayed.code, original.code, "{}\n---\n{}", original.all(), replayed.all());

@@ -53,3 +53,17 @@ pub fn reports(dir: &Path) -> Vec<PathBuf> {
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
+
+/// Night `night` of the demo again, as another day's files: firewall logs are read incrementally,
+/// so the same bytes twice would be "nothing new". Leading blank lines (ignored by every parser),
+/// a different number each call, make the log a new file with the same traffic, as the next day's
+/// log would be.
+pub fn night_again(dir: &Path, night: zoneaudit::demo::estate::Night) {
+    static DAY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    zoneaudit::demo::estate::write_inputs(dir, night).unwrap();
+    let log = dir.join("inputs/panos/fw-core.log");
+    let text = std::fs::read(&log).unwrap();
+    let mut fresh = vec![b'\n'; DAY.fetch_add(1, std::sync::atomic::Ordering::SeqCst)];
+    fresh.extend(text);
+    std::fs::write(&log, fresh).unwrap();
+}

@@ -12,9 +12,12 @@
 //! Invariant: every finding carries at least one evidence item, the origin of a fact that shows it.
 //! Adding a check = one file, one [`CheckKind`] variant, one [`CheckParams`] variant, one match arm.
 
+pub mod approved_rule_unused;
 pub mod block_affinity;
 pub mod cross_zone_session;
+pub mod denied_cross_zone;
 pub mod evidence_gap;
+pub mod firewall_silence;
 pub mod foreign_origin;
 pub mod global_peer;
 pub mod mesh_multi_zone;
@@ -26,6 +29,7 @@ pub mod selector_spans_zones;
 pub mod session_down;
 pub mod supernet;
 pub mod unapproved_flow;
+pub mod zone_address_mismatch;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -57,11 +61,15 @@ pub enum CheckKind {
     RrRedundancy,
     SessionDown,
     UnapprovedFlow,
+    ZoneAddressMismatch,
+    DeniedCrossZone,
+    ApprovedRuleUnused,
+    FirewallSilence,
     EvidenceGap,
 }
 
 impl CheckKind {
-    pub const ALL: [CheckKind; 14] = [
+    pub const ALL: [CheckKind; 18] = [
         CheckKind::RouteLeak,
         CheckKind::SupernetSpanningZones,
         CheckKind::ForeignOrigin,
@@ -75,6 +83,10 @@ impl CheckKind {
         CheckKind::RrRedundancy,
         CheckKind::SessionDown,
         CheckKind::UnapprovedFlow,
+        CheckKind::ZoneAddressMismatch,
+        CheckKind::DeniedCrossZone,
+        CheckKind::ApprovedRuleUnused,
+        CheckKind::FirewallSilence,
         CheckKind::EvidenceGap,
     ];
 
@@ -93,6 +105,10 @@ impl CheckKind {
             CheckKind::RrRedundancy => "rr-redundancy",
             CheckKind::SessionDown => "session-down",
             CheckKind::UnapprovedFlow => "unapproved-flow",
+            CheckKind::ZoneAddressMismatch => "zone-address-mismatch",
+            CheckKind::DeniedCrossZone => "denied-cross-zone",
+            CheckKind::ApprovedRuleUnused => "approved-rule-unused",
+            CheckKind::FirewallSilence => "firewall-silence",
             CheckKind::EvidenceGap => "evidence-gap",
         }
     }
@@ -150,6 +166,10 @@ pub enum CheckParams {
     RrRedundancy(rr_redundancy::Params),
     SessionDown(NoParams),
     UnapprovedFlow(NoParams),
+    ZoneAddressMismatch(zone_address_mismatch::Params),
+    DeniedCrossZone(denied_cross_zone::Params),
+    ApprovedRuleUnused(approved_rule_unused::Params),
+    FirewallSilence(firewall_silence::Params),
     EvidenceGap(evidence_gap::Params),
 }
 
@@ -183,6 +203,34 @@ impl CheckParams {
             }
             CheckKind::SessionDown => CheckParams::SessionDown(typed(value)?),
             CheckKind::UnapprovedFlow => CheckParams::UnapprovedFlow(typed(value)?),
+            CheckKind::ZoneAddressMismatch => {
+                let p: zone_address_mismatch::Params = typed(value)?;
+                if !p.ingress && !p.egress {
+                    return Err("ingress and egress are both off: the rule would judge nothing".into());
+                }
+                CheckParams::ZoneAddressMismatch(p)
+            }
+            CheckKind::DeniedCrossZone => {
+                let p: denied_cross_zone::Params = typed(value)?;
+                if p.threshold == 0 {
+                    return Err("threshold must be at least 1".into());
+                }
+                CheckParams::DeniedCrossZone(p)
+            }
+            CheckKind::ApprovedRuleUnused => {
+                let p: approved_rule_unused::Params = typed(value)?;
+                if p.days == 0 {
+                    return Err("days must be at least 1".into());
+                }
+                CheckParams::ApprovedRuleUnused(p)
+            }
+            CheckKind::FirewallSilence => {
+                let p: firewall_silence::Params = typed(value)?;
+                if p.min_events == 0 {
+                    return Err("minEvents must be at least 1".into());
+                }
+                CheckParams::FirewallSilence(p)
+            }
             CheckKind::EvidenceGap => CheckParams::EvidenceGap(typed(value)?),
         })
     }
@@ -309,6 +357,10 @@ pub fn run(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         CheckParams::RrRedundancy(p) => rr_redundancy::check(input, ctx, rule, p),
         CheckParams::SessionDown(_) => session_down::check(input, ctx, rule),
         CheckParams::UnapprovedFlow(_) => unapproved_flow::check(input, ctx, rule),
+        CheckParams::ZoneAddressMismatch(p) => zone_address_mismatch::check(input, ctx, rule, p),
+        CheckParams::DeniedCrossZone(p) => denied_cross_zone::check(input, ctx, rule, p),
+        CheckParams::ApprovedRuleUnused(p) => approved_rule_unused::check(input, ctx, rule, p),
+        CheckParams::FirewallSilence(p) => firewall_silence::check(input, ctx, rule, p),
         CheckParams::EvidenceGap(p) => evidence_gap::check(input, ctx, rule, p),
     }
 }

@@ -51,7 +51,8 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
                 "{} allowed by rule {} on {} from zone {from} ({}) to zone {to} ({}) on {}/{} between {} and {}; \
                  no allowedFlows entry approves it",
                 count(f.count as usize, "connection", "connections"),
-                f.rule,
+                // ASA `Built` lines do not name the ACL that let the connection through.
+                if f.rule.is_empty() { "(not logged)" } else { f.rule.as_str() },
                 f.firewall,
                 f.from_fw_zone,
                 f.to_fw_zone,
