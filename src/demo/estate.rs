@@ -296,6 +296,10 @@ pub fn config_yaml() -> String {
         );
     }
     let _ = writeln!(y, "  - {{ name: {FIREWALL}, kind: panos, files: [inputs/panos/{FIREWALL}.log] }}");
+    let _ = writeln!(
+        y,
+        "  - {{ name: {FIREWALL}-rulehits, kind: panos-rulehits, observer: {FIREWALL}, files: [inputs/panos/{FIREWALL}-rule-hit-count.xml] }}"
+    );
     let _ = writeln!(y, "rulePacks: [builtin:zone-isolation]");
     let _ = writeln!(y, "signing: {{ keyFile: keys/zoneaudit.key }}");
     y
@@ -315,6 +319,34 @@ pub fn write_inputs(dir: &Path, night: Night) -> std::io::Result<()> {
         std::fs::write(path, bytes)?;
     }
     Ok(())
+}
+
+/// The firewall's `show rule-hit-count` answer (XML API) at the end of a night: every rule of the
+/// night's log has been hit that night; the temporary green->blue rule exists from night 3 on.
+fn panos_rule_hit_count(night: Night) -> String {
+    let epoch =
+        |d: chrono::NaiveDate, h: u32| d.and_hms_opt(h, 0, 0).expect("valid time").and_utc().timestamp();
+    let created = epoch(Night::One.date() - chrono::Duration::days(200), 9);
+    let last = epoch(night.date(), 1);
+    let mut rules = vec![
+        ("yellow-to-blue-https", 48_211 + 300 * u64::from(night.number())),
+        ("blue-to-green-db", 9_020 + 40 * u64::from(night.number())),
+        ("interzone-default", 1_733 + 12 * u64::from(night.number())),
+    ];
+    if night == Night::Three {
+        rules.push(("green-to-blue-temp", 7));
+    }
+    let mut entries = String::new();
+    for (name, hits) in rules {
+        let first = if name == "green-to-blue-temp" { epoch(night.date(), 0) } else { created + 3600 };
+        let _ = write!(
+            entries,
+            "\t\t\t\t\t\t\t\t<entry name=\"{name}\">\n\t\t\t\t\t\t\t\t\t<latest>yes</latest>\n\t\t\t\t\t\t\t\t\t<hit-count>{hits}</hit-count>\n\t\t\t\t\t\t\t\t\t<last-hit-timestamp>{last}</last-hit-timestamp>\n\t\t\t\t\t\t\t\t\t<last-reset-timestamp>0</last-reset-timestamp>\n\t\t\t\t\t\t\t\t\t<first-hit-timestamp>{first}</first-hit-timestamp>\n\t\t\t\t\t\t\t\t\t<rule-creation-timestamp>{created}</rule-creation-timestamp>\n\t\t\t\t\t\t\t\t\t<rule-modification-timestamp>{created}</rule-modification-timestamp>\n\t\t\t\t\t\t\t\t</entry>\n"
+        );
+    }
+    format!(
+        "<response status=\"success\">\n\t<result>\n\t\t<rule-hit-count>\n\t\t\t<vsys>\n\t\t\t\t<entry name=\"vsys1\">\n\t\t\t\t\t<rule-base>\n\t\t\t\t\t\t<entry name=\"security\">\n\t\t\t\t\t\t\t<rules>\n{entries}\t\t\t\t\t\t\t</rules>\n\t\t\t\t\t\t</entry>\n\t\t\t\t\t</rule-base>\n\t\t\t\t</entry>\n\t\t\t</vsys>\n\t\t</rule-hit-count>\n\t</result>\n</response>\n"
+    )
 }
 
 /// Every input file of a night: path relative to the demo directory, and its bytes.
@@ -343,6 +375,10 @@ fn inputs_for(night: Night) -> Vec<(String, Vec<u8>)> {
         ));
     }
     files.push((format!("inputs/panos/{FIREWALL}.log"), panos_traffic_log(night).into_bytes()));
+    files.push((
+        format!("inputs/panos/{FIREWALL}-rule-hit-count.xml"),
+        panos_rule_hit_count(night).into_bytes(),
+    ));
     files
 }
 
@@ -1418,7 +1454,12 @@ mod tests {
         assert!(s.approved_flow("blue", "green", "tcp", 5432).is_some());
         assert!(s.approved_flow("green", "blue", "tcp", 8080).is_none());
         let names: Vec<&str> = s.sources.iter().map(|x| x.name.as_str()).collect();
-        assert_eq!(names.len(), 10, "{names:?}");
+        assert_eq!(names.len(), 11, "{names:?}");
+        let hits = s.sources.iter().find(|x| x.name == "fw-core-rulehits").expect("rule hit counters");
+        assert_eq!(
+            (hits.kind, hits.observer.as_str()),
+            (crate::config::SourceKind::PanosRuleHits, "fw-core")
+        );
         let rr = s.sources.iter().find(|x| x.name == "blue-rr2").expect("bird source per RR");
         assert_eq!(rr.observer, "blue-rr2");
         assert_eq!(rr.files(), [Path::new("/demo/inputs/bird/blue-rr2.txt")]);
