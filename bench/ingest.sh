@@ -46,19 +46,21 @@ cat "$FILE" > /dev/null
 AWK_PROG='{c[$17">"$18]++} END{for (k in c) print c[k], k}'
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# run TOOL OUT CMD...: one timed run; appends "tool run wall_s peak_kb rc" to $WORK/runs.$$
+# run TOOL OUT I CMD...: one timed run; appends "tool run wall_us peak_kb user_s sys_s exit" to
+# $WORK/runs.$$. Wall time is taken here in ns (GNU time rounds to 10 ms); CPU time and peak RSS
+# come from GNU time.
 run() {
   local tool=$1 out=$2 i=$3; shift 3
   local t0 t1 rc=0
   t0=$(date +%s%N)
-  "$TIME" -f '%M' -o "$WORK/time.$$" "$@" > "$out" || rc=$?
+  "$TIME" -f '%M %U %S' -o "$WORK/time.$$" "$@" > "$out" || rc=$?
   t1=$(date +%s%N)
   # zoneaudit parse exits 2 when lines were rejected: that is an answer, not a failure.
   if [ "$rc" -ne 0 ] && ! { [ "$tool" = zoneaudit ] && [ "$rc" -eq 2 ]; }; then
     echo "$tool failed (exit $rc)" >&2
     exit 1
   fi
-  printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$i" "$(( (t1 - t0) / 1000 ))" "$(tail -1 "$WORK/time.$$")" "$rc" \
+  printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$i" "$(( (t1 - t0) / 1000 ))" "$(tail -1 "$WORK/time.$$" | tr ' ' '\t')" "$rc" \
     >> "$WORK/runs.$$"
 }
 
@@ -73,7 +75,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 LINES=$(cut -d' ' -f1 "$WORK/wc.out")
 
 STAMP=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-[ -s "$WORK/results.tsv" ] || printf 'when\tsize\tbytes\tlines\ttool\trun\twall_us\tpeak_kb\texit\n' > "$WORK/results.tsv"
+[ -s "$WORK/results.tsv" ] || printf 'when\tsize\tbytes\tlines\ttool\trun\twall_us\tpeak_kb\tuser_s\tsys_s\texit\n' > "$WORK/results.tsv"
 sed "s/^/$STAMP\t$SIZE\t$BYTES\t$LINES\t/" "$WORK/runs.$$" >> "$WORK/results.tsv"
 
 python3 - "$WORK/runs.$$" "$BYTES" "$LINES" "$WORK/awk.out" "$WORK/zoneaudit.json" <<'PY'
@@ -81,23 +83,24 @@ import json, statistics, sys
 runs_file, size, lines = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 runs = {}
 for row in open(runs_file):
-    tool, _, wall_us, peak_kb, _ = row.rstrip("\n").split("\t")
-    runs.setdefault(tool, []).append((int(wall_us) / 1e6, int(peak_kb)))
+    tool, _, wall_us, peak_kb, user, system, _ = row.rstrip("\n").split("\t")
+    runs.setdefault(tool, []).append((int(wall_us) / 1e6, int(peak_kb), float(user) + float(system)))
 MB = 1 << 20
-med = {t: statistics.median(w for w, _ in r) for t, r in runs.items()}
-peak = {t: max(k for _, k in r) / 1024 for t, r in runs.items()}
+med = {t: statistics.median(w for w, _, _ in r) for t, r in runs.items()}
+cpu = {t: statistics.median(c for _, _, c in r) for t, r in runs.items()}
+peak = {t: max(k for _, k, _ in r) / 1024 for t, r in runs.items()}
 floor = med["wc -l"]
 print(f"file: {size / MB:,.0f} MB, {lines:,} lines ({size / lines:.0f} B/line); "
       f"MB = 2^20 bytes; wall = median of {len(runs['wc -l'])} runs, warm page cache")
 print()
 print(f"| {'tool':<10} | {'wall s (median)':>15} | {'runs s':<22} | {'lines/s':>12} | {'MB/s':>7} | "
-      f"{'peak RSS MB':>11} | {'x wc -l':>7} |")
-print(f"|{'-' * 12}|{'-' * 16}:|{'-' * 24}|{'-' * 13}:|{'-' * 8}:|{'-' * 12}:|{'-' * 8}:|")
+      f"{'peak RSS MB':>11} | {'x wc -l':>7} | {'cpu s (median)':>14} |")
+print(f"|{'-' * 12}|{'-' * 16}:|{'-' * 24}|{'-' * 13}:|{'-' * 8}:|{'-' * 12}:|{'-' * 8}:|{'-' * 15}:|")
 for tool in ("wc -l", "awk", "zoneaudit"):
     w = med[tool]
-    each = ", ".join(f"{x:.2f}" for x, _ in runs[tool])
+    each = ", ".join(f"{x:.2f}" for x, _, _ in runs[tool])
     print(f"| {tool:<10} | {w:>15.2f} | {each:<22} | {lines / w:>12,.0f} | {size / MB / w:>7.0f} | "
-          f"{peak[tool]:>11.0f} | {w / floor:>7.2f} |")
+          f"{peak[tool]:>11.0f} | {w / floor:>7.2f} | {cpu[tool]:>14.2f} |")
 za = med["zoneaudit"]
 speedup = med["awk"] / za
 print()

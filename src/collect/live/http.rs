@@ -18,7 +18,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
@@ -29,10 +29,22 @@ use crate::config::{HttpSpec, SourceSpec};
 const ERROR_BODY_BYTES: u64 = 16 * 1024;
 const ERROR_QUOTE_CHARS: usize = 300;
 
+/// How a device API takes its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// HTTP Basic from `username` and the password (eAPI, NX-API, Junos REST).
+    Basic,
+    /// An API key (the password) in this header and nowhere else (PAN-OS `X-PAN-KEY`).
+    ApiKeyHeader(&'static str),
+}
+
 /// A device API client: TLS and timeouts from the source, credentials attached to every request.
 pub struct Client {
     inner: reqwest::Client,
-    authorization: Option<HeaderValue>,
+    credentials: Credentials,
+    authorization: Option<(HeaderName, HeaderValue)>,
+    /// Reads a device's own error document out of an answer (JSON-RPC errors by default).
+    explain: fn(&[u8]) -> Option<String>,
     connect_timeout: Duration,
     timeout: Duration,
 }
@@ -50,6 +62,16 @@ impl std::fmt::Debug for Client {
 /// Build the client for one source. TLS is verified against the system roots plus the source's
 /// `caFile`; `insecureSkipVerify: true` turns verification off and is logged once per source.
 pub fn client(http: &HttpSpec, spec: &SourceSpec) -> Result<Client, FetchError> {
+    client_with(http, spec, Credentials::Basic, json_rpc_error)
+}
+
+/// [`client`] for a device that takes other credentials or explains errors in its own format.
+pub fn client_with(
+    http: &HttpSpec,
+    spec: &SourceSpec,
+    credentials: Credentials,
+    explain: fn(&[u8]) -> Option<String>,
+) -> Result<Client, FetchError> {
     let url = redact(&http.url);
     let mut builder = reqwest::Client::builder()
         .connect_timeout(spec.connect_timeout)
@@ -82,20 +104,60 @@ pub fn client(http: &HttpSpec, spec: &SourceSpec) -> Result<Client, FetchError> 
     let inner = builder
         .build()
         .map_err(|e| FetchError::permanent(format!("cannot set up HTTPS for {url}: {}", root_cause(&e))))?;
-    let authorization = match (&http.username, &http.password) {
+    let authorization = match credentials {
+        Credentials::Basic => basic_credentials(http, &url)?.map(|v| (AUTHORIZATION, v)),
+        Credentials::ApiKeyHeader(name) => Some((HeaderName::from_static(name), api_key(http, &url)?)),
+    };
+    Ok(Client {
+        inner,
+        credentials,
+        authorization,
+        explain,
+        connect_timeout: spec.connect_timeout,
+        timeout: spec.timeout,
+    })
+}
+
+fn basic_credentials(http: &HttpSpec, url: &str) -> Result<Option<HeaderValue>, FetchError> {
+    match (&http.username, &http.password) {
         (Some(user), Some(secret)) => {
             let password = secret
                 .read()
                 .map_err(|e| FetchError::permanent(format!("cannot read the password for {url}: {e}")))?;
-            Some(basic(user, &password)?)
+            Ok(Some(basic(user, &password)?))
         }
-        (Some(user), None) => Some(basic(user, "")?),
+        (Some(user), None) => Ok(Some(basic(user, "")?)),
         (None, Some(_)) => {
-            return Err(FetchError::permanent(format!("a password is configured for {url} but no username")));
+            Err(FetchError::permanent(format!("a password is configured for {url} but no username")))
         }
-        (None, None) => None,
+        (None, None) => Ok(None),
+    }
+}
+
+/// An API key goes in its header only: a username would suggest Basic auth that is never sent.
+fn api_key(http: &HttpSpec, url: &str) -> Result<HeaderValue, FetchError> {
+    if http.username.is_some() {
+        return Err(FetchError::permanent(format!(
+            "{url}: this source takes an API key in passwordFile or passwordEnv, not a username"
+        )));
+    }
+    let Some(secret) = &http.password else {
+        return Err(FetchError::permanent(format!(
+            "{url}: no API key configured (passwordFile or passwordEnv)"
+        )));
     };
-    Ok(Client { inner, authorization, connect_timeout: spec.connect_timeout, timeout: spec.timeout })
+    let key = secret
+        .read()
+        .map_err(|e| FetchError::permanent(format!("cannot read the API key for {url}: {e}")))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(FetchError::permanent(format!("the API key for {url} is empty")));
+    }
+    let mut value = HeaderValue::from_str(key).map_err(|_| {
+        FetchError::permanent(format!("the API key for {url} is not valid in an HTTP header"))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 fn basic(user: &str, password: &str) -> Result<HeaderValue, FetchError> {
@@ -157,16 +219,34 @@ pub async fn post(
     body: Vec<u8>,
     limits: Limits,
 ) -> Result<Vec<u8>, FetchError> {
-    let shown = redact(url);
-    let parsed = Url::parse(url).map_err(|e| FetchError::permanent(format!("invalid URL {shown}: {e}")))?;
-    let mut request = client
-        .inner
-        .post(parsed)
-        .header(CONTENT_TYPE, content_type)
-        .header(ACCEPT, "application/json")
-        .body(body);
-    if let Some(auth) = &client.authorization {
-        request = request.header(AUTHORIZATION, auth.clone());
+    send(client, reqwest::Method::POST, url, "application/json", Some((content_type, body)), limits).await
+}
+
+/// GET `url` (a query is kept, a key never goes there) and return the answer's bytes.
+pub async fn get(client: &Client, url: &str, accept: &str, limits: Limits) -> Result<Vec<u8>, FetchError> {
+    send(client, reqwest::Method::GET, url, accept, None, limits).await
+}
+
+async fn send(
+    client: &Client,
+    method: reqwest::Method,
+    url: &str,
+    accept: &str,
+    body: Option<(&str, Vec<u8>)>,
+    limits: Limits,
+) -> Result<Vec<u8>, FetchError> {
+    let parsed =
+        Url::parse(url).map_err(|e| FetchError::permanent(format!("invalid URL {}: {e}", redact(url))))?;
+    // Messages name the endpoint, not the query (a long command, and never a credential).
+    let mut endpoint = parsed.clone();
+    endpoint.set_query(None);
+    let shown = redact(endpoint.as_str());
+    let mut request = client.inner.request(method, parsed).header(ACCEPT, accept);
+    if let Some((content_type, body)) = body {
+        request = request.header(CONTENT_TYPE, content_type).body(body);
+    }
+    if let Some((name, value)) = &client.authorization {
+        request = request.header(name.clone(), value.clone());
     }
     let mut response = request.send().await.map_err(|e| transport_error(client, &shown, &e))?;
     let status = response.status();
@@ -176,7 +256,7 @@ pub async fn post(
     let location =
         response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(redact);
     let body = read_body(client, &mut response, &shown, ERROR_BODY_BYTES, true).await.unwrap_or_default();
-    Err(status_error(&shown, status, location.as_deref(), &body))
+    Err(status_error(client, &shown, status, location.as_deref(), &body))
 }
 
 /// Stream the body, stopping as soon as it grows beyond `max` (an error, or with `cut` a prefix).
@@ -212,12 +292,24 @@ async fn read_body(
 
 /// What a non-2xx answer means for the audit: credentials, a rejected request, or a device that
 /// may answer on the next attempt.
-fn status_error(url: &str, status: StatusCode, location: Option<&str>, body: &[u8]) -> FetchError {
+fn status_error(
+    client: &Client,
+    url: &str,
+    status: StatusCode,
+    location: Option<&str>,
+    body: &[u8],
+) -> FetchError {
+    let explained = (client.explain)(body);
     if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        return FetchError::permanent(format!("{url} answered {status}: check the credentials"));
+        let detail = explained.map(|e| format!(" ({e})")).unwrap_or_default();
+        let check = match client.credentials {
+            Credentials::Basic => "check the credentials",
+            Credentials::ApiKeyHeader(_) => "check the API key",
+        };
+        return FetchError::permanent(format!("{url} answered {status}{detail}: {check}"));
     }
     // NX-API answers a rejected command with 500 and a JSON-RPC error: retrying cannot help.
-    if let Some(rpc) = json_rpc_error(body) {
+    if let Some(rpc) = explained {
         return FetchError::permanent(format!("{url} answered {status} with {rpc}"));
     }
     let quote = quote(body);

@@ -10,16 +10,12 @@
 //! ```
 //!
 //! The API key only ever travels in the `X-PAN-KEY` header (a header value marked sensitive), never
-//! in the URL, where proxies and the firewall's own access log would keep it. The shared client in
-//! `http` speaks POST with Basic credentials only, so this module builds the same kind of client
-//! (system roots + `caFile`, or `insecureSkipVerify`; no redirects; the source's timeouts) for GET.
+//! in the URL, where proxies and the firewall's own access log would keep it. TLS, timeouts, the
+//! size limit and error classes are the shared device client's (`http`).
 
-use std::error::Error as StdError;
+use reqwest::Url;
 
-use reqwest::header::{ACCEPT, HeaderName, HeaderValue};
-use reqwest::{StatusCode, Url};
-
-use super::http::redact;
+use super::http::{self, Credentials, redact};
 use super::{FetchError, Limits, RawPayload};
 use crate::collect::panos_rulehits::api_error;
 use crate::config::{HttpSpec, SourceSpec};
@@ -27,9 +23,6 @@ use crate::config::{HttpSpec, SourceSpec};
 /// The virtual system and rule base polled.
 pub const VSYS: &str = "vsys1";
 pub const RULEBASE: &str = "security";
-
-const KEY_HEADER: &str = "x-pan-key";
-const ERROR_QUOTE_CHARS: usize = 300;
 
 /// The operational command, as the XML API takes it in `cmd`.
 pub fn command(vsys: &str, rulebase: &str) -> String {
@@ -46,33 +39,19 @@ pub async fn fetch(
     limits: Limits,
 ) -> Result<Vec<RawPayload>, FetchError> {
     let api = api_url(&http.url)?;
-    let shown = redact(api.as_str());
-    if http.username.is_some() {
-        return Err(FetchError::permanent(format!(
-            "{shown}: a panos-rulehits source takes an API key in passwordFile or passwordEnv, not a username"
-        )));
-    }
-    let key = api_key(http, &shown)?;
-    let client = client(http, spec, &shown)?;
-    let mut url = api;
+    let client = http::client_with(http, spec, Credentials::ApiKeyHeader("x-pan-key"), explain)?;
+    let mut url = api.clone();
     url.query_pairs_mut().append_pair("type", "op").append_pair("cmd", &command(VSYS, RULEBASE));
-    let mut response = client
-        .get(url)
-        .header(ACCEPT, "application/xml")
-        .header(HeaderName::from_static(KEY_HEADER), key)
-        .send()
-        .await
-        .map_err(|e| transport_error(&shown, spec, &e))?;
-    let status = response.status();
-    let max = if status.is_success() { limits.max_response_bytes } else { 16 * 1024 };
-    let body = read_body(&mut response, &shown, spec, max, !status.is_success()).await?;
-    if !status.is_success() {
-        return Err(status_error(&shown, status, &body));
-    }
+    let body = http::get(&client, url.as_str(), "application/xml", limits).await?;
     if let Some(e) = api_error(&body) {
-        return Err(FetchError::permanent(format!("{shown} answered {e}")));
+        return Err(FetchError::permanent(format!("{} answered {e}", redact(api.as_str()))));
     }
     Ok(vec![RawPayload::new(format!("show rule-hit-count vsys {VSYS} rule-base {RULEBASE}"), body)])
+}
+
+/// PAN-OS explains refusals in an XML `<response status="error">`.
+fn explain(body: &[u8]) -> Option<String> {
+    api_error(body).map(|e| e.to_string())
 }
 
 /// `https://fw1` or `https://fw1/api/` -> `https://fw1/api/`. A query in the configured URL is
@@ -92,177 +71,6 @@ fn api_url(base: &str) -> Result<Url, FetchError> {
     let path = if path.ends_with("/api") { format!("{path}/") } else { format!("{path}/api/") };
     url.set_path(&path);
     Ok(url)
-}
-
-fn api_key(http: &HttpSpec, shown: &str) -> Result<HeaderValue, FetchError> {
-    let Some(secret) = &http.password else {
-        return Err(FetchError::permanent(format!(
-            "{shown}: no API key configured (passwordFile or passwordEnv)"
-        )));
-    };
-    let key = secret
-        .read()
-        .map_err(|e| FetchError::permanent(format!("cannot read the API key for {shown}: {e}")))?;
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(FetchError::permanent(format!("the API key for {shown} is empty")));
-    }
-    let mut value = HeaderValue::from_str(key).map_err(|_| {
-        FetchError::permanent(format!("the API key for {shown} is not valid in an HTTP header"))
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn client(http: &HttpSpec, spec: &SourceSpec, shown: &str) -> Result<reqwest::Client, FetchError> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(spec.connect_timeout)
-        .timeout(spec.timeout)
-        // A redirect would re-send the key somewhere the config does not name.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("zoneaudit/", env!("CARGO_PKG_VERSION")));
-    if http.insecure_skip_verify {
-        tracing::warn!(
-            source = %spec.name,
-            url = shown,
-            "TLS certificate verification is off for this source (insecureSkipVerify: true)"
-        );
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    } else if let Some(path) = &http.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            FetchError::permanent(format!("cannot read caFile {} for {shown}: {e}", path.display()))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            FetchError::permanent(format!(
-                "caFile {} for {shown} is not PEM: {}",
-                path.display(),
-                root_cause(&e)
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(FetchError::permanent(format!(
-                "caFile {} for {shown} holds no PEM certificate",
-                path.display()
-            )));
-        }
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder
-        .build()
-        .map_err(|e| FetchError::permanent(format!("cannot set up HTTPS for {shown}: {}", root_cause(&e))))
-}
-
-/// Stream the body up to `max` bytes: beyond it an error, or with `cut` the prefix (error answers).
-async fn read_body(
-    response: &mut reqwest::Response,
-    shown: &str,
-    spec: &SourceSpec,
-    max: u64,
-    cut: bool,
-) -> Result<Vec<u8>, FetchError> {
-    let too_large = || {
-        FetchError::permanent(format!(
-            "the answer from {shown} is larger than the response size limit of {max} bytes"
-        ))
-    };
-    if !cut && response.content_length().is_some_and(|n| n > max) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(shown, spec, &e))? {
-        if (body.len() + chunk.len()) as u64 > max {
-            if cut {
-                let room = (max as usize).saturating_sub(body.len());
-                body.extend_from_slice(chunk.get(..room).unwrap_or(&chunk));
-                return Ok(body);
-            }
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A non-2xx answer: PAN-OS answers a bad key with 403 and an XML error; 5xx may pass.
-fn status_error(shown: &str, status: StatusCode, body: &[u8]) -> FetchError {
-    let detail = match api_error(body) {
-        Some(e) => format!(" ({e})"),
-        None => {
-            let q = quote(body);
-            if q.is_empty() { String::new() } else { format!(": {q}") }
-        }
-    };
-    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        return FetchError::permanent(format!("{shown} answered {status}{detail}: check the API key"));
-    }
-    let text = format!("{shown} answered {status}{detail}");
-    if status.is_server_error()
-        || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS)
-    {
-        FetchError::new(text)
-    } else if status.is_redirection() {
-        FetchError::permanent(format!("{text}: redirects are not followed, configure the final URL"))
-    } else {
-        FetchError::permanent(text)
-    }
-}
-
-fn transport_error(shown: &str, spec: &SourceSpec, e: &reqwest::Error) -> FetchError {
-    if let Some(cause) = certificate_failure(e) {
-        return FetchError::permanent(format!(
-            "certificate verification failed for {shown}: {cause}; give the CA that signed the \
-             firewall's certificate in caFile (or, knowingly, set insecureSkipVerify: true)"
-        ));
-    }
-    let cause = root_cause(e);
-    if e.is_timeout() {
-        let (what, limit) = if e.is_connect() {
-            ("could not connect to", spec.connect_timeout)
-        } else {
-            ("no answer from", spec.timeout)
-        };
-        return FetchError::new(format!("{what} {shown} within {}", humantime::format_duration(limit)));
-    }
-    if e.is_connect() {
-        return FetchError::new(format!("could not connect to {shown}: {cause}"));
-    }
-    if e.is_body() || e.is_decode() {
-        return FetchError::new(format!("the answer from {shown} was cut off: {cause}"));
-    }
-    FetchError::new(format!("request to {shown} failed: {cause}"))
-}
-
-/// The rustls verdict on the server's certificate, wherever the connector wrapped it.
-fn certificate_failure(e: &(dyn StdError + 'static)) -> Option<String> {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = current {
-        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        current = match err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => err.source(),
-        };
-    }
-    None
-}
-
-fn root_cause(e: &(dyn StdError + 'static)) -> String {
-    let mut last = e;
-    while let Some(next) = last.source() {
-        last = next;
-    }
-    last.to_string()
-}
-
-fn quote(body: &[u8]) -> String {
-    let flat = String::from_utf8_lossy(body).split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= ERROR_QUOTE_CHARS {
-        return flat;
-    }
-    let mut out: String = flat.chars().take(ERROR_QUOTE_CHARS).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]
@@ -390,7 +198,7 @@ mod tests {
         let e = fetch(&settings(&unset, "")).await.unwrap_err();
         assert_eq!(
             e.message(),
-            "cannot read the API key for https://127.0.0.1:9/api/: environment variable ZONEAUDIT_TEST_UNSET_PANOS_KEY is not set"
+            "cannot read the API key for https://127.0.0.1:9/: environment variable ZONEAUDIT_TEST_UNSET_PANOS_KEY is not set"
         );
         let with_user = settings(&pki.source("fw1", "panos-rulehits", url, ""), "");
         let crate::config::Transport::Http(h) = &with_user.sources[0].transport else {
