@@ -128,8 +128,27 @@ impl EventTime {
         Some(EventTime(out))
     }
 
+    /// Exactly `YYYY/MM/DD HH:MM:SS` (the PAN-OS layout, whose string order is time order): one
+    /// shape check, then a copy with the separators fixed; this runs for every PAN-OS line.
+    pub fn from_panos_slashed(t: &str) -> Option<EventTime> {
+        let &bytes = <&[u8; 19]>::try_from(t.as_bytes()).ok()?;
+        let shape_ok = bytes.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'/',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+        let mut out = bytes;
+        out[4] = b'-';
+        out[7] = b'-';
+        shape_ok.then_some(EventTime(out))
+    }
+
     /// PAN-OS `YYYY/MM/DD HH:MM:SS`.
     pub fn from_panos(t: &str) -> Option<EventTime> {
+        if let Some(time) = Self::from_panos_slashed(t) {
+            return Some(time);
+        }
         let (date, clock) = t.split_once(' ')?;
         if clock.len() != 8 {
             return None;
@@ -390,8 +409,12 @@ pub fn parse(
 pub struct FlowAggregator {
     format: LogFormat,
     flows: Vec<FlowAggregate>,
-    /// Key hash → indices into `flows` (collisions compared field by field).
-    index: HashMap<u64, Vec<usize>, FxBuild>,
+    /// Key hash → the latest flow with that hash; older ones are chained through `same_hash`
+    /// (collisions compared field by field). A flat chain instead of a Vec per hash: one lookup
+    /// and no allocation per flow.
+    index: HashMap<u64, usize, FxBuild>,
+    /// Per flow, the previous flow with the same key hash.
+    same_hash: Vec<Option<usize>>,
     /// Hash of (firewall, connection id) → index into `flows`, for [`Session::Opens`].
     open_sessions: HashMap<u64, usize, FxBuild>,
     zones: ZoneCache,
@@ -414,6 +437,7 @@ impl FlowAggregator {
             format,
             flows: Vec::new(),
             index: HashMap::default(),
+            same_hash: Vec::new(),
             open_sessions: HashMap::default(),
             zones: ZoneCache::default(),
             rejects: Rejects::default(),
@@ -477,26 +501,70 @@ impl FlowAggregator {
         R: BufRead,
         P: for<'l> Fn(&'l str) -> LineOutcome<'l>,
     {
-        let mut buf = Vec::with_capacity(4096);
+        // Lines are parsed in place inside the reader's buffer; only a line cut at the end of a
+        // block is copied (into `carry`). Saves a copy of every line.
+        let mut carry: Vec<u8> = Vec::new();
         let mut read = 0u64;
         loop {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
+            let block = match reader.fill_buf() {
+                Ok(block) => block,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if block.is_empty() {
+                if !carry.is_empty() {
+                    self.line(&carry, first_line, &mut read, attribute, &parse);
+                }
                 return Ok(read);
             }
-            let line_no = usize::try_from(first_line.saturating_add(read)).unwrap_or(usize::MAX);
-            read += 1;
-            self.lines_read += 1;
-            let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            match std::str::from_utf8(raw) {
-                Ok(line) => match parse(line) {
-                    LineOutcome::Event(event) => self.add(&event, line_no, line, attribute),
-                    LineOutcome::Ignored => self.ignored += 1,
-                    LineOutcome::Rejected(why) => self.rejects.add(why, line_no, line),
-                },
-                Err(_) => self.rejects.add(reason::NOT_UTF8, line_no, &String::from_utf8_lossy(raw)),
+            let len = block.len();
+            let mut rest = block;
+            if !carry.is_empty() {
+                match find_newline(rest) {
+                    Some(nl) => {
+                        carry.extend_from_slice(rest.get(..nl).unwrap_or_default());
+                        self.line(&carry, first_line, &mut read, attribute, &parse);
+                        carry.clear();
+                        rest = rest.get(nl + 1..).unwrap_or_default();
+                    }
+                    None => {
+                        carry.extend_from_slice(rest);
+                        rest = &[];
+                    }
+                }
             }
+            while let Some(nl) = find_newline(rest) {
+                self.line(rest.get(..nl).unwrap_or_default(), first_line, &mut read, attribute, &parse);
+                rest = rest.get(nl + 1..).unwrap_or_default();
+            }
+            carry.extend_from_slice(rest);
+            reader.consume(len);
+        }
+    }
+
+    /// One line, its terminator already cut off (`\r` may remain).
+    #[inline(always)]
+    fn line<P>(
+        &mut self,
+        raw: &[u8],
+        first_line: u64,
+        read: &mut u64,
+        attribute: &dyn Fn(IpAddr) -> Option<String>,
+        parse: &P,
+    ) where
+        P: for<'l> Fn(&'l str) -> LineOutcome<'l>,
+    {
+        let line_no = usize::try_from(first_line.saturating_add(*read)).unwrap_or(usize::MAX);
+        *read += 1;
+        self.lines_read += 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        match std::str::from_utf8(raw) {
+            Ok(line) => match parse(line) {
+                LineOutcome::Event(event) => self.add(&event, line_no, line, attribute),
+                LineOutcome::Ignored => self.ignored += 1,
+                LineOutcome::Rejected(why) => self.rejects.add(why, line_no, line),
+            },
+            Err(_) => self.rejects.add(reason::NOT_UTF8, line_no, &String::from_utf8_lossy(raw)),
         }
     }
 
@@ -540,13 +608,20 @@ impl FlowAggregator {
             dst_port: event.dst_port,
         };
         let hash = key.hash_value();
-        let bucket = self.index.entry(hash).or_default();
-        let found = bucket.iter().copied().find(|&i| self.flows.get(i).is_some_and(|f| key.matches(f)));
-        let slot = match found {
+        let head = self.index.get(&hash).copied();
+        let mut candidate = head;
+        while let Some(i) = candidate {
+            if self.flows.get(i).is_some_and(|f| key.matches(f)) {
+                break;
+            }
+            candidate = self.same_hash.get(i).copied().flatten();
+        }
+        let slot = match candidate {
             Some(i) => i,
             None => {
                 let i = self.flows.len();
-                bucket.push(i);
+                self.index.insert(hash, i);
+                self.same_hash.push(head);
                 self.flows.push(key.to_aggregate());
                 i
             }
@@ -609,6 +684,24 @@ impl FlowAggregator {
     pub fn ignored(&self) -> u64 {
         self.ignored
     }
+}
+
+/// Position of the first `\n`, eight bytes at a time (the line split runs over every byte).
+fn find_newline(b: &[u8]) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const NEWLINES: u64 = 0x0101_0101_0101_0101 * b'\n' as u64;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0usize;
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        let x = word ^ NEWLINES;
+        let found = !((((x & LOW7).wrapping_add(LOW7)) | x) | LOW7);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&c| c == b'\n').map(|p| at + p)
 }
 
 fn record_seen(flow: &mut FlowAggregate, time: Option<EventTime>, line_no: usize, line: &str) {
@@ -933,6 +1026,34 @@ mod tests {
         let (_, rejects) = agg.finish();
         let locators: Vec<_> = rejects.samples.iter().map(|o| o.locator.as_str()).collect();
         assert_eq!(locators, ["line 5: not a FortiGate log", "line 6: not utf-8"]);
+    }
+
+    #[test]
+    fn lines_cut_across_read_blocks_aggregate_as_one_buffer_does() {
+        // Blank line, CRLF line and a last line without terminator, read 7 bytes at a time.
+        let first = PANOS.lines().next().unwrap_or_default();
+        let second = PANOS.lines().nth(1).unwrap_or_default();
+        let mut text = format!("{PANOS}\n{first}\r\nnot-text\n{second}").into_bytes();
+        let bad = text.len() - second.len() - "not-text\n".len();
+        text.insert(bad, 0xff);
+        let whole = {
+            let mut agg = FlowAggregator::new(LogFormat::Panos);
+            agg.ingest(&text[..], &zones).expect("read");
+            (agg.lines_read(), agg.events(), agg.ignored(), agg.finish())
+        };
+        let mut agg = FlowAggregator::new(LogFormat::Panos);
+        agg.ingest(std::io::BufReader::with_capacity(7, &text[..]), &zones).expect("read");
+        let small = (agg.lines_read(), agg.events(), agg.ignored(), agg.finish());
+        assert_eq!(small, whole);
+        assert_eq!((whole.0, whole.1, whole.2), (8, 6, 1));
+        assert_eq!(whole.3.1.samples[0].locator, "line 7: not utf-8");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn newline_search_finds_the_first_newline(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            proptest::prop_assert_eq!(find_newline(&b), b.iter().position(|&c| c == b'\n'));
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::model::{Facts, Rejects};
 /// Accepted TRAFFIC field counts of the default format, with the releases that write them.
 pub const FIELD_COUNTS: [(usize, &str); 2] = [(115, "PAN-OS 10.0-11.x"), (75, "PAN-OS 9.1")];
 
+#[cfg(test)]
 const MAX_FIELDS: usize = 115;
 
 /// 0-based CSV indices of the 1-based positions in the PAN-OS field list.
@@ -137,16 +138,7 @@ impl<'a> TrafficEvent<'a> {
 
     /// The shared action: the fixed PAN-OS spellings without allocating.
     pub fn action(&self) -> Action<'a> {
-        match self.action {
-            "allow" => Action::Allow,
-            "deny" => Action::Deny,
-            "drop" => Action::Drop,
-            "reset both" => Action::Named("reset-both"),
-            "reset client" => Action::Named("reset-client"),
-            "reset server" => Action::Named("reset-server"),
-            "drop ICMP" => Action::Named("drop-icmp"),
-            other => Action::Other(other),
-        }
+        action_of(self.action)
     }
 
     /// The vendor-neutral view the aggregator keys on.
@@ -169,11 +161,54 @@ impl<'a> TrafficEvent<'a> {
     }
 }
 
+/// The fixed PAN-OS action spellings, mapped without allocating.
+fn action_of(logged: &str) -> Action<'_> {
+    match logged {
+        "allow" => Action::Allow,
+        "deny" => Action::Deny,
+        "drop" => Action::Drop,
+        "reset both" => Action::Named("reset-both"),
+        "reset client" => Action::Named("reset-client"),
+        "reset server" => Action::Named("reset-server"),
+        "drop ICMP" => Action::Named("drop-icmp"),
+        other => Action::Other(other),
+    }
+}
+
 /// Parse one log line (envelope included, line terminator optional) into the shared event.
+///
+/// Same outcome as `parse_traffic(line)` followed by [`TrafficEvent::to_event`], but the split
+/// stops storing offsets after DeviceName and only the fields the aggregator keys on are read.
 pub fn parse_line(line: &str) -> LineOutcome<'_> {
-    match parse_traffic(line) {
-        Ok(Some(traffic)) => LineOutcome::Event(traffic.to_event()),
-        Ok(None) => LineOutcome::Ignored,
+    let fields = match split_line::<{ col::DEVICE_NAME + 1 }>(line) {
+        Ok(Some(fields)) => fields,
+        Ok(None) => return LineOutcome::Ignored,
+        Err(why) => return LineOutcome::Rejected(why),
+    };
+    match checked_values(&fields) {
+        Ok(v) => {
+            let device_name = fields.get(col::DEVICE_NAME);
+            let firewall = if !device_name.is_empty() {
+                device_name
+            } else {
+                fields.host.filter(|h| !h.is_empty()).unwrap_or_else(|| fields.get(col::SERIAL))
+            };
+            LineOutcome::Event(FirewallEvent {
+                firewall,
+                time: Some(v.time),
+                from_zone: fields.get(col::FROM_ZONE),
+                to_zone: fields.get(col::TO_ZONE),
+                src: v.src,
+                dst: v.dst,
+                rule: fields.get(col::RULE),
+                action: action_of(fields.get(col::ACTION)),
+                protocol: Cow::Borrowed(fields.get(col::PROTOCOL)),
+                dst_port: v.dst_port,
+                bytes: v.bytes,
+                count: v.repeat_count.max(1),
+                session: Session::Whole,
+            })
+        }
         Err(why) => LineOutcome::Rejected(why),
     }
 }
@@ -181,6 +216,67 @@ pub fn parse_line(line: &str) -> LineOutcome<'_> {
 /// Parse one log line with every PAN-OS field zoneaudit reads: `Ok(None)` for another PAN-OS log
 /// type (THREAT, SYSTEM, CONFIG, ...) or a blank line, `Err` with one of [`reason`].
 pub fn parse_traffic(line: &str) -> Result<Option<TrafficEvent<'_>>, &'static str> {
+    let Some(f) = split_line::<{ col::HIGH_RES_TIME + 1 }>(line)? else {
+        return Ok(None);
+    };
+    let v = checked_values(&f)?;
+    let high_res_time = Some(f.get(col::HIGH_RES_TIME)).filter(|t| !t.is_empty());
+    Ok(Some(TrafficEvent {
+        host: f.host,
+        receive_time: f.get(col::RECEIVE_TIME),
+        serial: f.get(col::SERIAL),
+        subtype: f.get(col::SUBTYPE),
+        generated_time: f.get(col::GENERATED_TIME),
+        time: v.time,
+        src: v.src,
+        dst: v.dst,
+        nat_src: f.get(col::NAT_SRC),
+        nat_dst: f.get(col::NAT_DST),
+        rule: f.get(col::RULE),
+        src_user: f.get(col::SRC_USER),
+        app: f.get(col::APP),
+        vsys: f.get(col::VSYS),
+        from_zone: f.get(col::FROM_ZONE),
+        to_zone: f.get(col::TO_ZONE),
+        inbound_if: f.get(col::INBOUND_IF),
+        outbound_if: f.get(col::OUTBOUND_IF),
+        session_id: f.get(col::SESSION_ID),
+        repeat_count: v.repeat_count,
+        src_port: v.src_port,
+        dst_port: v.dst_port,
+        protocol: f.get(col::PROTOCOL),
+        action: f.get(col::ACTION),
+        bytes: v.bytes,
+        session_end_reason: f.get(col::SESSION_END_REASON),
+        device_name: f.get(col::DEVICE_NAME),
+        rule_uuid: f.get(col::RULE_UUID),
+        high_res_time,
+    }))
+}
+
+/// The CSV fields of one TRAFFIC line, the first `N` stored.
+struct Fields<'a, const N: usize> {
+    host: Option<&'a str>,
+    payload: &'a str,
+    spans: [(u32, u32); N],
+    count: usize,
+}
+
+impl<'a, const N: usize> Fields<'a, N> {
+    /// Field `i`, empty when the line has fewer fields (or `i` is past the stored ones).
+    #[inline]
+    fn get(&self, i: usize) -> &'a str {
+        match self.spans.get(i) {
+            Some(&(s, e)) if i < self.count => self.payload.get(s as usize..e as usize).unwrap_or(""),
+            _ => "",
+        }
+    }
+}
+
+/// Envelope, type and layout checks shared by both entry points: `Ok(None)` for a line that is
+/// not TRAFFIC but is PAN-OS (or blank).
+#[inline]
+fn split_line<const N: usize>(line: &str) -> Result<Option<Fields<'_, N>>, &'static str> {
     let line = line.strip_prefix('\u{feff}').unwrap_or(line);
     if line.trim().is_empty() {
         return Ok(None);
@@ -190,18 +286,13 @@ pub fn parse_traffic(line: &str) -> Result<Option<TrafficEvent<'_>>, &'static st
     if !payload.starts_with("1,") {
         return Err(reason::NOT_PANOS);
     }
-    let mut spans = [(0u32, 0u32); MAX_FIELDS];
+    let mut spans = [(0u32, 0u32); N];
     let Some(count) = split_csv(payload, &mut spans) else {
         // Offsets beyond u32: no PAN-OS line is 4 GiB long.
         return Err(reason::NOT_PANOS);
     };
-    let field = |i: usize| -> &str {
-        match spans.get(i) {
-            Some(&(s, e)) if i < count => payload.get(s as usize..e as usize).unwrap_or(""),
-            _ => "",
-        }
-    };
-    let log_type = field(col::TYPE);
+    let fields = Fields { host: env.host, payload, spans, count };
+    let log_type = fields.get(col::TYPE);
     if log_type != "TRAFFIC" {
         let looks_like_type =
             !log_type.is_empty() && log_type.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
@@ -210,90 +301,112 @@ pub fn parse_traffic(line: &str) -> Result<Option<TrafficEvent<'_>>, &'static st
     if !FIELD_COUNTS.iter().any(|&(n, _)| n == count) {
         return Err(reason::FIELD_COUNT);
     }
-    traffic_event(env.host, &field).map(Some)
+    Ok(Some(fields))
 }
 
-fn traffic_event<'a>(
-    host: Option<&'a str>,
-    field: &dyn Fn(usize) -> &'a str,
-) -> Result<TrafficEvent<'a>, &'static str> {
-    let address = |i| field(i).parse::<IpAddr>().map_err(|_| reason::ADDRESS);
-    let port = |i| field(i).parse::<u16>().map_err(|_| reason::PORT);
-    let number = |i| field(i).parse::<u64>().map_err(|_| reason::NUMBER);
-    let generated_time = field(col::GENERATED_TIME);
-    if !is_panos_time(generated_time) {
-        return Err(reason::TIME);
-    }
-    let time = EventTime::from_panos(generated_time).ok_or(reason::TIME)?;
-    let high_res_time = Some(field(col::HIGH_RES_TIME)).filter(|t| !t.is_empty());
-    Ok(TrafficEvent {
-        host,
-        receive_time: field(col::RECEIVE_TIME),
-        serial: field(col::SERIAL),
-        subtype: field(col::SUBTYPE),
-        generated_time,
+/// The converted fields; checked in the order that decides which reason a bad line gets.
+struct Values {
+    time: EventTime,
+    src: IpAddr,
+    dst: IpAddr,
+    repeat_count: u64,
+    src_port: u16,
+    dst_port: u16,
+    bytes: u64,
+}
+
+#[inline]
+fn checked_values<const N: usize>(f: &Fields<'_, N>) -> Result<Values, &'static str> {
+    let address = |i| parse_address(f.get(i)).ok_or(reason::ADDRESS);
+    let number = |i| parse_u64(f.get(i)).ok_or(reason::NUMBER);
+    let port = |i| parse_u64(f.get(i)).and_then(|n| u16::try_from(n).ok()).ok_or(reason::PORT);
+    let generated_time = f.get(col::GENERATED_TIME);
+    let time = EventTime::from_panos_slashed(generated_time).ok_or(reason::TIME)?;
+    Ok(Values {
         time,
         src: address(col::SRC)?,
         dst: address(col::DST)?,
-        nat_src: field(col::NAT_SRC),
-        nat_dst: field(col::NAT_DST),
-        rule: field(col::RULE),
-        src_user: field(col::SRC_USER),
-        app: field(col::APP),
-        vsys: field(col::VSYS),
-        from_zone: field(col::FROM_ZONE),
-        to_zone: field(col::TO_ZONE),
-        inbound_if: field(col::INBOUND_IF),
-        outbound_if: field(col::OUTBOUND_IF),
-        session_id: field(col::SESSION_ID),
         repeat_count: number(col::REPEAT_COUNT)?,
         src_port: port(col::SRC_PORT)?,
         dst_port: port(col::DST_PORT)?,
-        protocol: field(col::PROTOCOL),
-        action: field(col::ACTION),
         bytes: number(col::BYTES)?,
-        session_end_reason: field(col::SESSION_END_REASON),
-        device_name: field(col::DEVICE_NAME),
-        rule_uuid: field(col::RULE_UUID),
-        high_res_time,
     })
 }
 
-/// `YYYY/MM/DD HH:MM:SS`: the shape that makes string order equal time order.
-fn is_panos_time(t: &str) -> bool {
-    let b = t.as_bytes();
-    b.len() == 19
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'/',
-            10 => *c == b' ',
-            13 | 16 => *c == b':',
-            _ => c.is_ascii_digit(),
-        })
+/// `IpAddr::from_str` with a fast path for the canonical dotted quad (no leading zeros), which is
+/// what PAN-OS writes; anything else goes to the std parser, so the accepted set is unchanged.
+#[inline]
+fn parse_address(s: &str) -> Option<IpAddr> {
+    match dotted_quad(s.as_bytes()) {
+        Some(octets) => Some(IpAddr::from(octets)),
+        None => s.parse().ok(),
+    }
 }
 
-/// Split the CSV payload into field byte ranges (the first `MAX_FIELDS` are stored) and return the
-/// total field count. `None` when offsets do not fit u32.
+fn dotted_quad(b: &[u8]) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut octet = 0usize;
+    let mut value = 0u32;
+    let mut digits = 0u32;
+    let mut leading_zero = false;
+    for &c in b {
+        if c.is_ascii_digit() {
+            leading_zero |= digits == 1 && value == 0;
+            value = value * 10 + u32::from(c - b'0');
+            digits += 1;
+            if digits > 3 {
+                return None;
+            }
+        } else if c == b'.' && digits > 0 && !leading_zero && value <= 255 {
+            *out.get_mut(octet)? = value as u8;
+            octet += 1;
+            (value, digits) = (0, 0);
+        } else {
+            return None;
+        }
+    }
+    // Leading zeros ("01") are left to the std parser, which rejects them.
+    if octet != 3 || digits == 0 || leading_zero || value > 255 {
+        return None;
+    }
+    *out.get_mut(3)? = value as u8;
+    Some(out)
+}
+
+/// `u64::from_str` with a fast path for plain digits (up to 19, which cannot overflow); other
+/// spellings (`+5`, 20 digits) go to the std parser.
+#[inline]
+fn parse_u64(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if (1..=19).contains(&b.len()) && b.iter().all(u8::is_ascii_digit) {
+        Some(b.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0')))
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// Split the CSV payload into field byte ranges (the first `N` are stored) and return the total
+/// field count. `None` when offsets do not fit u32.
 ///
 /// This is most of the parse cost, so it reads eight bytes at a time and takes every comma of a
-/// word from one bit mask. Quoting and braces only mean something at the first byte of a field;
-/// such a field is handed to a helper and the scan resumes after the comma that ends it.
-fn split_csv(payload: &str, spans: &mut [(u32, u32); MAX_FIELDS]) -> Option<usize> {
+/// word from one bit mask. Quoting and braces only mean something at the first byte of a field,
+/// so a word without any `"` or `{` needs no per-comma test; a word with one is walked comma by
+/// comma, and a field that opens with one is handed to a helper. Past the `N` stored fields the
+/// commas are only counted: the layout check needs the exact total.
+fn split_csv<const N: usize>(payload: &str, spans: &mut [(u32, u32); N]) -> Option<usize> {
     let b = payload.as_bytes();
     u32::try_from(b.len()).ok()?;
     let mut count = 0usize;
-    let mut record = |start: usize, end: usize| {
-        if let Some(slot) = spans.get_mut(count) {
-            *slot = (start as u32, end as u32);
-        }
-        count += 1;
-    };
     let mut start = 0usize;
     let mut pos = 0usize;
     'scan: loop {
         if pos == start && matches!(b.get(start), Some(b'"' | b'{')) {
             let (field_start, field_end, comma) =
                 if b.get(start) == Some(&b'"') { quoted_field(b, start) } else { braced_field(b, start) };
-            record(field_start, field_end);
+            if let Some(slot) = spans.get_mut(count) {
+                *slot = (field_start as u32, field_end as u32);
+            }
+            count += 1;
             match comma {
                 Some(comma) => {
                     start = comma + 1;
@@ -304,25 +417,53 @@ fn split_csv(payload: &str, spans: &mut [(u32, u32); MAX_FIELDS]) -> Option<usiz
             }
         }
         let rest = b.get(pos..).unwrap_or_default();
-        if rest.is_empty() {
-            record(start, b.len());
-            return Some(count);
-        }
         let (word, width) = match rest.first_chunk::<8>() {
-            Some(chunk) => (*chunk, 8),
+            Some(chunk) => (u64::from_le_bytes(*chunk), 8),
             None => {
-                // Tail: pad with zero bytes, which are not commas.
+                if rest.is_empty() {
+                    if let Some(slot) = spans.get_mut(count) {
+                        *slot = (start as u32, b.len() as u32);
+                    }
+                    return Some(count + 1);
+                }
+                // Tail: pad with zero bytes, which are neither commas nor quotes.
                 let mut word = [0u8; 8];
                 for (dst, src) in word.iter_mut().zip(rest) {
                     *dst = *src;
                 }
-                (word, rest.len())
+                (u64::from_le_bytes(word), rest.len())
             }
         };
-        let mut commas = comma_mask(u64::from_le_bytes(word));
+        let mut commas = byte_mask(word, b',');
+        if commas == 0 {
+            pos += width;
+            continue;
+        }
+        let special = byte_mask(word, b'"') | byte_mask(word, b'{');
+        if special == 0 {
+            if count >= N {
+                count += commas.count_ones() as usize;
+                start = pos + (63 - commas.leading_zeros() as usize) / 8 + 1;
+            } else {
+                while commas != 0 {
+                    let at = pos + (commas.trailing_zeros() / 8) as usize;
+                    if let Some(slot) = spans.get_mut(count) {
+                        *slot = (start as u32, at as u32);
+                    }
+                    count += 1;
+                    start = at + 1;
+                    commas &= commas - 1;
+                }
+            }
+            pos += width;
+            continue;
+        }
         while commas != 0 {
             let at = pos + (commas.trailing_zeros() / 8) as usize;
-            record(start, at);
+            if let Some(slot) = spans.get_mut(count) {
+                *slot = (start as u32, at as u32);
+            }
+            count += 1;
             start = at + 1;
             commas &= commas - 1;
             if matches!(b.get(start), Some(b'"' | b'{')) {
@@ -334,12 +475,11 @@ fn split_csv(payload: &str, spans: &mut [(u32, u32); MAX_FIELDS]) -> Option<usiz
     }
 }
 
-/// High bit set in each byte of `word` that is a comma (exact for every byte, unlike the cheaper
-/// zero-byte test whose borrow flags a `-` after a comma).
-fn comma_mask(word: u64) -> u64 {
+/// High bit set in each byte of `word` equal to `byte` (exact for every byte, unlike the cheaper
+/// zero-byte test whose borrow flags a false match after a true one).
+fn byte_mask(word: u64, byte: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const COMMAS: u64 = 0x0101_0101_0101_0101 * b',' as u64;
-    let x = word ^ COMMAS;
+    let x = word ^ (0x0101_0101_0101_0101 * byte as u64);
     let nonzero = ((x & LOW7).wrapping_add(LOW7)) | x;
     !(nonzero | LOW7)
 }
@@ -690,7 +830,97 @@ mod tests {
         assert_eq!(facts.flows[0].src_zone, None);
     }
 
+    /// The lean `parse_line` path must give what the full `parse_traffic` gives.
+    fn full_outcome(line: &str) -> LineOutcome<'_> {
+        match parse_traffic(line) {
+            Ok(Some(traffic)) => LineOutcome::Event(traffic.to_event()),
+            Ok(None) => LineOutcome::Ignored,
+            Err(why) => LineOutcome::Rejected(why),
+        }
+    }
+
+    #[test]
+    fn lean_line_parse_matches_the_full_parse_on_every_fixture_line() {
+        for line in TRAFFIC.lines().chain(MIXED.lines()).chain(ENVELOPES.lines()) {
+            assert_eq!(parse_line(line), full_outcome(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn fast_address_and_number_paths_agree_with_std() {
+        for s in [
+            "10.20.0.71",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.",
+            "1..2.3",
+            "1.2.3.04",
+            "1.2.3.0",
+            "1000.1.1.1",
+            "::1",
+            "2001:db8::7",
+            "",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+        ] {
+            assert_eq!(parse_address(s), s.parse::<IpAddr>().ok(), "{s:?}");
+        }
+        for s in [
+            "0",
+            "007",
+            "+5",
+            "-1",
+            "",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9999999999999999999",
+            "1a",
+        ] {
+            assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn commas_past_the_stored_fields_are_counted_exactly() {
+        let line = TRAFFIC.lines().next().unwrap_or_default();
+        let payload = syslog::split(line).message;
+        let mut all = [(0u32, 0u32); MAX_FIELDS];
+        let mut few = [(0u32, 0u32); 3];
+        assert_eq!(split_csv(payload, &mut all), Some(115));
+        assert_eq!(split_csv(payload, &mut few), Some(115));
+        assert_eq!(few[..], all[..3]);
+    }
+
     proptest::proptest! {
+        #[test]
+        fn fast_paths_agree_with_std_on_any_short_text(s in "[0-9.+:a-f]{0,20}") {
+            proptest::prop_assert_eq!(parse_address(&s), s.parse::<IpAddr>().ok());
+            proptest::prop_assert_eq!(parse_u64(&s), s.parse::<u64>().ok());
+        }
+
+        #[test]
+        fn split_counts_the_same_whatever_it_stores(payload in "[a-z0-9,\"{} ]{0,120}") {
+            let mut all = [(0u32, 0u32); 200];
+            let mut few = [(0u32, 0u32); 4];
+            let total = split_csv(&payload, &mut all);
+            proptest::prop_assert_eq!(split_csv(&payload, &mut few), total);
+            let stored = total.unwrap_or(0).min(4);
+            proptest::prop_assert_eq!(&few[..stored], &all[..stored]);
+        }
+
+        #[test]
+        fn lean_parse_matches_full_parse_on_mutated_lines(cut in 0usize..1200, byte in proptest::prelude::any::<u8>()) {
+            for line in [TRAFFIC.lines().next().unwrap_or_default(), MIXED.lines().nth(8).unwrap_or_default()] {
+                let mut raw = line.as_bytes().to_vec();
+                if cut < raw.len() { raw[cut] = byte; }
+                let text = String::from_utf8_lossy(&raw);
+                proptest::prop_assert_eq!(parse_line(&text), full_outcome(&text));
+            }
+        }
+
         #[test]
         fn parse_never_panics_on_arbitrary_bytes(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
             let (facts, rejects) = parse(&raw, &zones);
