@@ -79,7 +79,11 @@ fn open_store(cli: &Cli, settings: Option<&Settings>) -> Result<Store, CliError>
 /// Stores opened only to read must exist: a typo in --db must not create an empty database.
 fn open_existing_store(cli: &Cli) -> Result<Store, CliError> {
     let settings = if cli.db.is_none() { Some(settings(cli)?) } else { None };
-    let path = db_path(cli, settings.as_ref())?;
+    open_existing_db(cli, settings.as_ref())
+}
+
+fn open_existing_db(cli: &Cli, settings: Option<&Settings>) -> Result<Store, CliError> {
+    let path = db_path(cli, settings)?;
     if !path.exists() {
         return Err(CliError::operational(format!("{}: no such database", path.display())));
     }
@@ -144,7 +148,7 @@ fn collect(cli: &Cli, sources: &[String], record: Option<&Path>) -> CmdResult {
 
 fn audit(cli: &Cli, run: Option<i64>, output: Output) -> CmdResult {
     let settings = settings(cli)?;
-    let store = open_existing_store_with(cli, &settings)?;
+    let store = open_existing_db(cli, Some(&settings))?;
     let run = match run {
         Some(id) => store.run(id)?.ok_or_else(|| CliError::operational(format!("no run {id}")))?,
         None => store.runs()?.pop().ok_or_else(|| CliError::operational("the database has no runs"))?,
@@ -171,14 +175,6 @@ fn audit(cli: &Cli, run: Option<i64>, output: Output) -> CmdResult {
     }
     let worst = evaluation.findings.iter().any(|f| f.severity >= cli.fail_on);
     Ok(if worst { 1 } else { 0 })
-}
-
-fn open_existing_store_with(cli: &Cli, settings: &Settings) -> Result<Store, CliError> {
-    let path = db_path(cli, Some(settings))?;
-    if !path.exists() {
-        return Err(CliError::operational(format!("{}: no such database", path.display())));
-    }
-    Ok(Store::open(&path)?)
 }
 
 fn findings(

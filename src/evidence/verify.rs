@@ -413,18 +413,22 @@ mod tests {
                 .expect("the openssl binary must be installed for this test")
         };
         let os = |s: &'static str| std::ffi::OsStr::new(s);
-        let out = openssl(&[
-            os("pkeyutl"),
-            os("-verify"),
-            os("-pubin"),
-            os("-inkey"),
-            pub_path.as_os_str(),
-            os("-rawin"),
-            os("-in"),
-            pae_path.as_os_str(),
-            os("-sigfile"),
-            sig_path.as_os_str(),
-        ]);
+        // Exactly the auditor's command: openssl pkeyutl -verify over the PAE bytes.
+        let verify_pae = || {
+            openssl(&[
+                os("pkeyutl"),
+                os("-verify"),
+                os("-pubin"),
+                os("-inkey"),
+                pub_path.as_os_str(),
+                os("-rawin"),
+                os("-in"),
+                pae_path.as_os_str(),
+                os("-sigfile"),
+                sig_path.as_os_str(),
+            ])
+        };
+        let out = verify_pae();
         assert!(
             out.status.success(),
             "openssl: {}{}",
@@ -437,18 +441,7 @@ mod tests {
         let mut tampered = std::fs::read(&pae_path).unwrap();
         *tampered.last_mut().unwrap() ^= 1;
         std::fs::write(&pae_path, &tampered).unwrap();
-        let out = openssl(&[
-            os("pkeyutl"),
-            os("-verify"),
-            os("-pubin"),
-            os("-inkey"),
-            pub_path.as_os_str(),
-            os("-rawin"),
-            os("-in"),
-            pae_path.as_os_str(),
-            os("-sigfile"),
-            sig_path.as_os_str(),
-        ]);
+        let out = verify_pae();
         assert!(!out.status.success());
 
         // openssl reads the private key and derives the same public key file.
