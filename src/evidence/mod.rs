@@ -19,9 +19,16 @@
 //! envelope plus a newline (see [`verify`] for why that is checked).
 
 pub mod canonical;
+pub mod chain;
+pub mod csv;
 pub mod dsse;
+pub mod html;
 pub mod keys;
 pub mod markdown;
+pub mod markdown_period;
+pub mod oscal;
+pub mod period;
+pub mod policyreport;
 pub mod report;
 pub mod verify;
 
