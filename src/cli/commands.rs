@@ -33,11 +33,11 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
-type CmdResult = Result<u8, CliError>;
+pub(super) type CmdResult = Result<u8, CliError>;
 
 pub fn run(cli: Cli) -> CmdResult {
     match &cli.command {
-        Command::Demo { dir } => crate::demo::run(dir.as_deref()),
+        Command::Demo { dir, nights } => crate::demo::run(dir.as_deref(), *nights),
         Command::Run(args) => run_job(&cli, args),
         Command::Collect { sources, record } => collect(&cli, sources, record.as_deref()),
         Command::Audit { run, output } => audit(&cli, *run, *output),
@@ -47,7 +47,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Runs { command } => runs(&cli, command),
         Command::Parse { kind, observer, files, output } => parse(kind, observer.as_deref(), files, *output),
         Command::Keygen { out } => keygen(out),
-        Command::Verify { files, keys } => verify(&cli, files, keys),
+        Command::Report(args) => super::report::report(&cli, args),
+        Command::Verify { files, chain: false, keys } => verify(&cli, files, keys),
+        Command::Verify { chain: true, keys, .. } => super::report::verify_chain(&cli, keys),
     }
 }
 
@@ -61,7 +63,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-fn settings(cli: &Cli) -> Result<Settings, CliError> {
+pub(super) fn settings(cli: &Cli) -> Result<Settings, CliError> {
     Settings::load(&cli.config).map_err(CliError::operational)
 }
 
@@ -82,7 +84,7 @@ fn open_existing_store(cli: &Cli) -> Result<Store, CliError> {
     open_existing_db(cli, settings.as_ref())
 }
 
-fn open_existing_db(cli: &Cli, settings: Option<&Settings>) -> Result<Store, CliError> {
+pub(super) fn open_existing_db(cli: &Cli, settings: Option<&Settings>) -> Result<Store, CliError> {
     let path = db_path(cli, settings)?;
     if !path.exists() {
         return Err(CliError::operational(format!("{}: no such database", path.display())));
@@ -90,7 +92,7 @@ fn open_existing_db(cli: &Cli, settings: Option<&Settings>) -> Result<Store, Cli
     Store::open(&path).map_err(CliError::operational)
 }
 
-fn signing_key(settings: &Settings) -> Result<SigningKey, CliError> {
+pub(super) fn signing_key(settings: &Settings) -> Result<SigningKey, CliError> {
     let signing = settings.signing.as_ref().ok_or_else(|| {
         CliError::operational(format!(
             "{}: `signing.keyFile` is required to sign reports",
@@ -464,7 +466,8 @@ fn keygen(out: &Path) -> CmdResult {
     Ok(0)
 }
 
-fn verify(cli: &Cli, files: &[PathBuf], keys: &[PathBuf]) -> CmdResult {
+/// The public keys of `--key`, or of the config's `signing.publicKeys`.
+pub(super) fn keyring(cli: &Cli, keys: &[PathBuf]) -> Result<Keyring, CliError> {
     let key_paths = if keys.is_empty() {
         let settings = settings(cli).map_err(|e| CliError {
             code: 2,
@@ -477,7 +480,11 @@ fn verify(cli: &Cli, files: &[PathBuf], keys: &[PathBuf]) -> CmdResult {
     if key_paths.is_empty() {
         return Err(CliError::operational("no public key: give --key PUB"));
     }
-    let keyring = Keyring::load(&key_paths)?;
+    Ok(Keyring::load(&key_paths)?)
+}
+
+fn verify(cli: &Cli, files: &[PathBuf], keys: &[PathBuf]) -> CmdResult {
+    let keyring = keyring(cli, keys)?;
     let verdicts = crate::evidence::verify::verify_files(files, &keyring);
     let mut failed = 0;
     for v in &verdicts {

@@ -4,6 +4,7 @@
 //! 2 usage, config or operational error; 3 evidence incomplete (a source failed).
 
 mod commands;
+mod report;
 
 use std::path::PathBuf;
 
@@ -60,6 +61,9 @@ pub enum Command {
         /// Where to write the config, inputs, keys, database and reports (default: a new temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// How many nights to run (at least 3; nights after the third keep night 3's state).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(3..=400))]
+        nights: u32,
     },
     /// The nightly job: collect, store, evaluate, sign the report.
     Run(RunArgs),
@@ -116,14 +120,57 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify signed run reports (signature, and the hash chain between the files given).
+    /// A period report over every run of a window, for compliance officers.
+    Report(ReportArgs),
+    /// Verify signed reports: the files given (signature, and the hash chain between them), or with
+    /// --chain every report in the database (signature, chain, evidence digests against stored payloads).
     Verify {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "chain", conflicts_with = "chain")]
         files: Vec<PathBuf>,
+        /// Verify the whole chain of run reports in the database instead of files.
+        #[arg(long)]
+        chain: bool,
         /// Public keys (repeatable; default: the config's signing public keys).
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Start of the window: a duration before --until (30d, 12h, 2w) or a date / RFC 3339 time (UTC).
+    #[arg(long)]
+    pub since: String,
+    /// End of the window: a date / RFC 3339 time (UTC); default now. A bare date means the end of that day.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this zone's findings and row.
+    #[arg(long)]
+    pub zone: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+    pub format: ReportFormat,
+    /// Write here instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Public keys that verify the run reports (repeatable; default: the config's signing public keys).
+    #[arg(long = "key")]
+    pub keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML file (inline CSS and SVG), printable to PDF.
+    Html,
+    /// Markdown.
+    Md,
+    /// The period report as a signed DSSE envelope (in-toto statement), linking every run report.
+    Json,
+    /// One row per finding per night.
+    Csv,
+    /// OSCAL assessment-results (1.1.x).
+    Oscal,
+    /// Kubernetes wgpolicyk8s.io/v1alpha2 ClusterPolicyReport (YAML).
+    Policyreport,
 }
 
 #[derive(Debug, Args)]

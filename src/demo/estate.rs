@@ -1,5 +1,5 @@
 //! The built-in example estate of `zoneaudit demo`: cluster `demo-dc1`, three zones, recorded
-//! inputs in the real vendor formats for three consecutive nights.
+//! inputs in the real vendor formats for any number of consecutive nights.
 //!
 //! ```text
 //!            fw-core (PAN-OS, AS 65000)  trust-yellow / trust-blue / trust-green
@@ -19,67 +19,153 @@
 //! Everything is derived from the small tables below ([`ZONES`], [`LEAVES`]) and the night; the
 //! output is deterministic (no randomness, no clock: times derive from the night's date, variation
 //! from a fixed integer hash). Each night is a whole snapshot, written as the collectors would have
-//! recorded it at 02:00 UTC that morning:
+//! recorded it at 02:00 UTC that morning. What a night shows is its [`Scenario`]; when it happens is
+//! its place in a [`Calendar`]:
 //!
-//! - night 1: compliant;
-//! - night 2: blue-w1's block 10.20.1.0/26 leaks into VRF YELLOW on leaf1, and yellow-rr1 has an
-//!   established session with blue-w1 (its routes filtered on import, so no blue prefix reaches
-//!   yellow-rr1's table);
-//! - night 3: both fixed, but rule `green-to-blue-temp` lets green reach blue on 8080/tcp.
+//! ```text
+//!   Calendar { first_night }      bring-up = first_night - 22 days (every long-lived object and
+//!     night n = first_night + n-1   session dates from it; the temporary rule from night 3)
+//!   Scenario::of_night(n)
+//!     1   Clean              compliant
+//!     2   LeakAndStrayPeer   blue-w1's block 10.20.1.0/26 leaks into VRF YELLOW on leaf1, and
+//!                            yellow-rr1 has an established session with blue-w1 (its routes
+//!                            filtered on import, so no blue prefix reaches yellow-rr1's table)
+//!     3.. UnapprovedFlow     both fixed, but rule `green-to-blue-temp` lets green reach blue on
+//!                            8080/tcp; from night 4 on a steady state: the same estate a day
+//!                            older (counters, uptimes, the day's firewall log)
+//! ```
+//!
+//! `zoneaudit demo` ends its calendar yesterday, so a period report written right after it (`report
+//! --since 30d`) finds its runs; the tests use a fixed calendar (night 1 on 2026-11-24).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Days, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub const CLUSTER: &str = "demo-dc1";
 
+/// What the estate looks like on a night: the acts of the demo's story, apart from any date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Night {
-    One,
-    Two,
-    Three,
+pub enum Scenario {
+    /// Every zone peers only inside itself; the firewall passes only approved flows.
+    Clean,
+    /// Blue's block leaks into VRF YELLOW on leaf1; yellow-rr1 peers with blue-w1.
+    LeakAndStrayPeer,
+    /// Both fixed, but the temporary rule green-to-blue-temp is open.
+    UnapprovedFlow,
+}
+
+impl Scenario {
+    /// The demo's story: a clean night, the two faults, then the unapproved flow for good.
+    pub fn of_night(number: u32) -> Scenario {
+        match number {
+            0 | 1 => Scenario::Clean,
+            2 => Scenario::LeakAndStrayPeer,
+            _ => Scenario::UnapprovedFlow,
+        }
+    }
+}
+
+/// How long before night 1 the cluster was built.
+const BRING_UP_DAYS: u64 = 22;
+
+/// The demo's days: night 1 falls on `first_night`, night n on the (n-1)th day after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calendar {
+    first_night: NaiveDate,
+}
+
+impl Calendar {
+    pub fn starting(first_night: NaiveDate) -> Calendar {
+        Calendar { first_night }
+    }
+
+    /// `nights` consecutive nights, the last of them on the day before `today`.
+    pub fn ending_before(today: NaiveDate, nights: u32) -> Calendar {
+        Calendar::starting(today - Days::new(u64::from(nights.max(1))))
+    }
+
+    pub fn first_night(self) -> NaiveDate {
+        self.first_night
+    }
+
+    /// Night `number` (counted from 1) with the story's scenario for it.
+    pub fn night(self, number: u32) -> Night {
+        let number = number.max(1);
+        Night { calendar: self, number, scenario: Scenario::of_night(number) }
+    }
+
+    /// Nights 1 to `count`.
+    pub fn nights(self, count: u32) -> impl Iterator<Item = Night> {
+        (1..=count).map(move |n| self.night(n))
+    }
+
+    /// When the cluster was built: every long-lived object and session dates from it.
+    fn bring_up(self) -> NaiveDateTime {
+        (self.first_night - Days::new(BRING_UP_DAYS))
+            .and_time(NaiveTime::from_hms_opt(8, 10, 0).expect("08:10"))
+    }
+}
+
+/// One night of a calendar: its date, and the scenario the estate shows that night.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Night {
+    calendar: Calendar,
+    number: u32,
+    scenario: Scenario,
 }
 
 impl Night {
-    pub const ALL: [Night; 3] = [Night::One, Night::Two, Night::Three];
-
-    pub fn number(self) -> u8 {
-        match self {
-            Night::One => 1,
-            Night::Two => 2,
-            Night::Three => 3,
-        }
+    pub fn number(self) -> u32 {
+        self.number
     }
 
     pub fn date(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, 23 + u32::from(self.number())).expect("a November day")
+        self.calendar.first_night + Days::new(u64::from(self.number - 1))
+    }
+
+    pub fn scenario(self) -> Scenario {
+        self.scenario
+    }
+
+    /// The same day showing another scenario (a test's compliant night after the story, say).
+    pub fn with_scenario(self, scenario: Scenario) -> Night {
+        Night { scenario, ..self }
     }
 
     /// What changed that night, in one sentence.
     pub fn story(self) -> &'static str {
-        match self {
-            Night::One => {
+        match self.scenario {
+            Scenario::Clean => {
                 "Baseline: every zone peers only with its own route reflectors and leaf VRFs, and the \
                  firewall passes only the approved flows."
             }
-            Night::Two => {
+            Scenario::LeakAndStrayPeer => {
                 "A route-map change on leaf1 leaks blue's pod block 10.20.1.0/26 into VRF YELLOW, and \
                  a hand-added BIRD peering connects blue-w1 to yellow-rr1."
             }
-            Night::Three => {
+            Scenario::UnapprovedFlow if self.number > 3 => {
+                "Steady state: nothing changed, so the temporary rule green-to-blue-temp still lets \
+                 green reach blue on 8080/tcp."
+            }
+            Scenario::UnapprovedFlow => {
                 "The leak and the stray peering are gone, but a temporary firewall rule \
                  green-to-blue-temp now lets green reach blue on 8080/tcp."
             }
         }
     }
 
-    /// When the collectors recorded the night's inputs.
-    fn collected_at(self) -> NaiveDateTime {
+    /// When the collectors recorded the night's inputs, and so when the night's run starts.
+    pub fn collected_at(self) -> NaiveDateTime {
         self.date().and_time(NaiveTime::from_hms_opt(2, 0, 0).expect("02:00"))
+    }
+
+    fn bring_up(self) -> NaiveDateTime {
+        self.calendar.bring_up()
     }
 }
 
@@ -215,16 +301,8 @@ impl Leaf {
 const FIREWALL: &str = "fw-core";
 const FIREWALL_ASN: u32 = 65000;
 const FIREWALL_SERIAL: &str = "024101003517";
-/// The day the cluster was built: every long-lived object and session dates from it.
-const BRING_UP: (i32, u32, u32) = (2026, 11, 2);
 const BIRD_BANNER: &str = "BIRD v0.3.3+birdv1.6.8 ready.";
 const NODE_IFACE: &str = "ens192";
-
-fn bring_up() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(BRING_UP.0, BRING_UP.1, BRING_UP.2)
-        .expect("bring-up date")
-        .and_time(NaiveTime::from_hms_opt(8, 10, 0).expect("08:10"))
-}
 
 /// A fixed integer hash (splitmix64): deterministic variation for counters, ports and timers.
 fn mix(seed: u64) -> u64 {
@@ -322,23 +400,24 @@ pub fn write_inputs(dir: &Path, night: Night) -> std::io::Result<()> {
 }
 
 /// The firewall's `show rule-hit-count` answer (XML API) at the end of a night: every rule of the
-/// night's log has been hit that night; the temporary green->blue rule exists from night 3 on.
+/// night's log has been hit that night, and the counters only grow; the temporary green->blue rule
+/// exists while the night's scenario has it, first hit on the night it opened (night 3).
 fn panos_rule_hit_count(night: Night) -> String {
-    let epoch =
-        |d: chrono::NaiveDate, h: u32| d.and_hms_opt(h, 0, 0).expect("valid time").and_utc().timestamp();
-    let created = epoch(Night::One.date() - chrono::Duration::days(200), 9);
+    let epoch = |d: NaiveDate, h: u32| d.and_hms_opt(h, 0, 0).expect("valid time").and_utc().timestamp();
+    let created = epoch(night.calendar.first_night() - Days::new(200), 9);
     let last = epoch(night.date(), 1);
     let mut rules = vec![
-        ("yellow-to-blue-https", 48_211 + 300 * u64::from(night.number())),
-        ("blue-to-green-db", 9_020 + 40 * u64::from(night.number())),
-        ("interzone-default", 1_733 + 12 * u64::from(night.number())),
+        ("yellow-to-blue-https", 48_211 + 300 * u64::from(night.number()), created + 3600),
+        ("blue-to-green-db", 9_020 + 40 * u64::from(night.number()), created + 3600),
+        ("interzone-default", 1_733 + 12 * u64::from(night.number()), created + 3600),
     ];
-    if night == Night::Three {
-        rules.push(("green-to-blue-temp", 7));
+    if night.scenario() == Scenario::UnapprovedFlow {
+        let opened = night.calendar.night(3).date().min(night.date());
+        let nights_open = (night.date() - opened).num_days().unsigned_abs() + 1;
+        rules.push(("green-to-blue-temp", temp_rule_sessions_per_night() * nights_open, epoch(opened, 0)));
     }
     let mut entries = String::new();
-    for (name, hits) in rules {
-        let first = if name == "green-to-blue-temp" { epoch(night.date(), 0) } else { created + 3600 };
+    for (name, hits, first) in rules {
         let _ = write!(
             entries,
             "\t\t\t\t\t\t\t\t<entry name=\"{name}\">\n\t\t\t\t\t\t\t\t\t<latest>yes</latest>\n\t\t\t\t\t\t\t\t\t<hit-count>{hits}</hit-count>\n\t\t\t\t\t\t\t\t\t<last-hit-timestamp>{last}</last-hit-timestamp>\n\t\t\t\t\t\t\t\t\t<last-reset-timestamp>0</last-reset-timestamp>\n\t\t\t\t\t\t\t\t\t<first-hit-timestamp>{first}</first-hit-timestamp>\n\t\t\t\t\t\t\t\t\t<rule-creation-timestamp>{created}</rule-creation-timestamp>\n\t\t\t\t\t\t\t\t\t<rule-modification-timestamp>{created}</rule-modification-timestamp>\n\t\t\t\t\t\t\t\t</entry>\n"
@@ -351,12 +430,19 @@ fn panos_rule_hit_count(night: Night) -> String {
 
 /// Every input file of a night: path relative to the demo directory, and its bytes.
 fn inputs_for(night: Night) -> Vec<(String, Vec<u8>)> {
+    let built = night.bring_up();
     let mut files = vec![
         ("inputs/calico/nodes.json".to_string(), kubectl_list(k8s_nodes(night)).into_bytes()),
-        ("inputs/calico/bgpconfigurations.json".to_string(), kubectl_list(bgp_configurations()).into_bytes()),
-        ("inputs/calico/bgppeers.json".to_string(), kubectl_list(bgp_peers()).into_bytes()),
-        ("inputs/calico/ippools.json".to_string(), kubectl_list(ip_pools()).into_bytes()),
-        ("inputs/calico/blockaffinities.json".to_string(), kubectl_list(block_affinities()).into_bytes()),
+        (
+            "inputs/calico/bgpconfigurations.json".to_string(),
+            kubectl_list(bgp_configurations(built)).into_bytes(),
+        ),
+        ("inputs/calico/bgppeers.json".to_string(), kubectl_list(bgp_peers(built)).into_bytes()),
+        ("inputs/calico/ippools.json".to_string(), kubectl_list(ip_pools(built)).into_bytes()),
+        (
+            "inputs/calico/blockaffinities.json".to_string(),
+            kubectl_list(block_affinities(built)).into_bytes(),
+        ),
     ];
     for z in &ZONES {
         for rr in z.route_reflectors() {
@@ -423,7 +509,7 @@ fn k8s_time(t: NaiveDateTime) -> String {
 }
 
 /// A core/v1 Node as Calico's KDD mode keeps it: BGP settings in `projectcalico.org/*` annotations.
-fn k8s_node(node: &Node, resource_version: u64) -> Value {
+fn k8s_node(node: &Node, resource_version: u64, bring_up: NaiveDateTime) -> Value {
     let zone = node.zone;
     let mut annotations = json!({
         "node.alpha.kubernetes.io/ttl": "0",
@@ -444,7 +530,7 @@ fn k8s_node(node: &Node, resource_version: u64) -> Value {
         annotations["projectcalico.org/RouteReflectorClusterID"] = json!(zone.rr_cluster_id());
         labels["route-reflector"] = json!("true");
     }
-    let created = bring_up() - Duration::minutes(20)
+    let created = bring_up - Duration::minutes(20)
         + Duration::seconds(i64::from(zone.octet) * 6 + i64::from(node.host));
     let machine = hex::encode(&Sha256::digest(format!("machine-id {}", node.name).as_bytes())[..16]);
     json!({
@@ -489,7 +575,8 @@ fn k8s_nodes(night: Night) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            k8s_node(n, base + vary(seed_of(&n.name), u64::from(night.number()), 0, 900) + i as u64)
+            let rv = base + vary(seed_of(&n.name), u64::from(night.number()), 0, 900) + i as u64;
+            k8s_node(n, rv, night.bring_up())
         })
         .collect()
 }
@@ -520,20 +607,20 @@ fn calico_object(
     })
 }
 
-fn bgp_configurations() -> Vec<Value> {
+fn bgp_configurations(bring_up: NaiveDateTime) -> Vec<Value> {
     let spec = json!({ "asNumber": 64512, "logSeverityScreen": "Info", "nodeToNodeMeshEnabled": false });
-    let mut c = calico_object("BGPConfiguration", "default", bring_up() - Duration::minutes(12), 4402, spec);
+    let mut c = calico_object("BGPConfiguration", "default", bring_up - Duration::minutes(12), 4402, spec);
     c["metadata"]["generation"] = json!(2);
     vec![c]
 }
 
-fn bgp_peers() -> Vec<Value> {
+fn bgp_peers(bring_up: NaiveDateTime) -> Vec<Value> {
     let mut peers = Vec::new();
     let mut rv = 4410;
     for z in &ZONES {
         let workers = format!("{} && !has(route-reflector)", z.selector());
         let rrs = format!("{} && has(route-reflector)", z.selector());
-        let created = bring_up() - Duration::minutes(9) + Duration::seconds(i64::from(z.octet));
+        let created = bring_up - Duration::minutes(9) + Duration::seconds(i64::from(z.octet));
         let mut specs = vec![
             (format!("{}-nodes-to-rrs", z.name), json!({ "nodeSelector": workers, "peerSelector": rrs })),
             (format!("{}-rrs-to-rrs", z.name), json!({ "nodeSelector": rrs, "peerSelector": rrs })),
@@ -552,7 +639,7 @@ fn bgp_peers() -> Vec<Value> {
     peers
 }
 
-fn ip_pools() -> Vec<Value> {
+fn ip_pools(bring_up: NaiveDateTime) -> Vec<Value> {
     ZONES
         .iter()
         .enumerate()
@@ -569,7 +656,7 @@ fn ip_pools() -> Vec<Value> {
             calico_object(
                 "IPPool",
                 &format!("{}-pool", z.name),
-                bring_up() - Duration::minutes(10),
+                bring_up - Duration::minutes(10),
                 4405 + i as u64,
                 spec,
             )
@@ -578,13 +665,13 @@ fn ip_pools() -> Vec<Value> {
 }
 
 /// IPAM block affinities (v1: `deleted` is a string), named `<host>-<cidr with . and / as ->`.
-fn block_affinities() -> Vec<Value> {
+fn block_affinities(bring_up: NaiveDateTime) -> Vec<Value> {
     let mut out = Vec::new();
     for z in &ZONES {
         for w in z.workers() {
             let Some(cidr) = w.block_cidr() else { continue };
             let name = format!("{}-{}", w.name, cidr.replace(['.', '/'], "-"));
-            let created = bring_up() + Duration::minutes(5) + Duration::seconds(i64::from(w.host));
+            let created = bring_up + Duration::minutes(5) + Duration::seconds(i64::from(w.host));
             out.push(json!({
                 "apiVersion": "crd.projectcalico.org/v1",
                 "kind": "BlockAffinity",
@@ -650,7 +737,7 @@ impl BirdSession {
 
 fn bird_sessions(rr: &Node, night: Night) -> Vec<BirdSession> {
     let zone = rr.zone;
-    let established = |offset_s: i64| bring_up() + Duration::seconds(offset_s);
+    let established = |offset_s: i64| night.bring_up() + Duration::seconds(offset_s);
     let mut out = Vec::new();
     for leaf in &LEAVES {
         let addr = leaf.addr_in(zone);
@@ -684,7 +771,7 @@ fn bird_sessions(rr: &Node, night: Night) -> Vec<BirdSession> {
             counts: RouteCounts::new((1, 0, 0), (4, 1), 1),
         });
     }
-    if night == Night::Two && rr.zone.octet == YELLOW.octet && rr.host == 5 {
+    if night.scenario() == Scenario::LeakAndStrayPeer && rr.zone.octet == YELLOW.octet && rr.host == 5 {
         let stray = &BLUE.workers()[0];
         out.push(BirdSession {
             peer: stray.addr(),
@@ -763,7 +850,7 @@ fn bird_basic_info(out: &mut String, preference: u32, filters: (&str, &str), cou
 /// `show protocols all`: the header once, then each protocol's row and detail block.
 fn birdcl_protocols_all(rr: &Node, night: Night) -> String {
     let now = night.collected_at();
-    let up = bird_since(bring_up(), now);
+    let up = bird_since(night.bring_up(), now);
     let mut out = String::new();
     let _ = writeln!(out, "name     proto    table    state  since       info");
     // static1 holds the node's block blackholes: none on a route reflector without workloads.
@@ -859,8 +946,10 @@ fn bird_routes(rr: &Node, night: Night) -> Vec<BirdRoute> {
     let now = night.collected_at();
     let sessions = bird_sessions(rr, night);
     let since_of = |peer: Ipv4Addr| {
-        let t =
-            sessions.iter().find(|s| s.peer == peer).map_or(bring_up(), |s| s.since + Duration::seconds(2));
+        let t = sessions
+            .iter()
+            .find(|s| s.peer == peer)
+            .map_or(night.bring_up(), |s| s.since + Duration::seconds(2));
         bird_since(t, now)
     };
     let via = |gw: Ipv4Addr| format!("via {gw} on {NODE_IFACE}");
@@ -911,7 +1000,7 @@ fn bird_routes(rr: &Node, night: Night) -> Vec<BirdRoute> {
         net: zone.node_subnet(),
         via: format!("dev {NODE_IFACE}"),
         protocol: "direct1".into(),
-        since: bird_since(bring_up(), now),
+        since: bird_since(night.bring_up(), now),
         from: None,
         primary: true,
         info: " (240)".into(),
@@ -984,7 +1073,7 @@ fn eos_route(route_type: &str, vias: Value, leaked: bool) -> Value {
 
 /// Routes a leaf's VRF imports from another VRF on a given night (the night-2 route-map leak).
 fn leaked_routes(leaf: &Leaf, zone: &ZoneSpec, night: Night) -> Vec<(String, Value)> {
-    if night != Night::Two || leaf.host != 1 || zone.octet != YELLOW.octet {
+    if night.scenario() != Scenario::LeakAndStrayPeer || leaf.host != 1 || zone.octet != YELLOW.octet {
         return Vec::new();
     }
     let w = &BLUE.workers()[0];
@@ -1069,11 +1158,11 @@ fn eapi_bgp_summary(leaf: &Leaf, night: Night) -> Value {
         let mut peers = serde_json::Map::new();
         for rr in z.route_reflectors() {
             let seed = seed_of(&format!("{}{}", leaf.name, rr.name));
-            let since = bring_up() + Duration::seconds(47 + 3 * i64::from(leaf.host));
+            let since = night.bring_up() + Duration::seconds(47 + 3 * i64::from(leaf.host));
             peers.insert(rr.addr().to_string(), eos_peer(z.asn(), 3, since, night, seed));
         }
         let (fw, _) = leaf.transit(z);
-        let since = bring_up() - Duration::minutes(30);
+        let since = night.bring_up() - Duration::minutes(30);
         peers.insert(
             fw.to_string(),
             eos_peer(FIREWALL_ASN, 1, since, night, seed_of(&format!("{}{fw}", leaf.name))),
@@ -1223,15 +1312,27 @@ struct Session<'c> {
     packets: (u64, u64),
 }
 
+/// Sessions the firewall logs per night.
+const SESSIONS_PER_NIGHT: u64 = 36;
+
+/// On an unapproved-flow night every fifth session goes through green-to-blue-temp.
+fn through_temp_rule(session: u64) -> bool {
+    session % 5 == 2
+}
+
+fn temp_rule_sessions_per_night() -> u64 {
+    (0..SESSIONS_PER_NIGHT).filter(|&i| through_temp_rule(i)).count() as u64
+}
+
 /// The night's sessions: one every ~3 minutes between midnight and 02:00, in a fixed rotation.
 fn traffic_sessions(night: Night, conversations: &[Conversation; 6]) -> Vec<Session<'_>> {
     const ROTATION: [usize; 12] = [0, 1, 0, 2, 0, 1, 0, 1, 3, 0, 1, 4];
     let midnight = night.date().and_time(NaiveTime::MIN);
     let n = u64::from(night.number());
-    (0..36u64)
+    (0..SESSIONS_PER_NIGHT)
         .map(|i| {
             let mut kind = ROTATION[(i as usize) % ROTATION.len()];
-            if night == Night::Three && i % 5 == 2 {
+            if night.scenario() == Scenario::UnapprovedFlow && through_temp_rule(i) {
                 kind = 5;
             }
             let c = &conversations[kind];
@@ -1378,6 +1479,19 @@ mod tests {
     use crate::config::Settings;
     use crate::model::Facts;
 
+    /// A fixed calendar keeps the expected bytes stable: night 1 on 2026-11-24.
+    fn calendar() -> Calendar {
+        Calendar::starting(NaiveDate::from_ymd_opt(2026, 11, 24).expect("a date"))
+    }
+
+    fn night(number: u32) -> Night {
+        calendar().night(number)
+    }
+
+    fn story_nights() -> Vec<Night> {
+        calendar().nights(3).collect()
+    }
+
     fn file(night: Night, rel: &str) -> Vec<u8> {
         inputs_for(night)
             .into_iter()
@@ -1422,12 +1536,34 @@ mod tests {
     }
 
     #[test]
-    fn nights_are_three_consecutive_days_with_a_story_each() {
-        let dates: Vec<String> = Night::ALL.iter().map(|n| n.date().to_string()).collect();
-        assert_eq!(dates, ["2026-11-24", "2026-11-25", "2026-11-26"]);
-        assert_eq!(Night::ALL.map(Night::number), [1, 2, 3]);
-        assert!(Night::Two.story().contains("10.20.1.0/26"));
-        assert!(Night::Three.story().contains("green-to-blue-temp"));
+    fn nights_are_consecutive_days_with_a_story_each() {
+        let nights: Vec<Night> = calendar().nights(5).collect();
+        let dates: Vec<String> = nights.iter().map(|n| n.date().to_string()).collect();
+        assert_eq!(dates, ["2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28"]);
+        assert_eq!(nights.iter().map(|n| n.number()).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+        let scenarios: Vec<Scenario> = nights.iter().map(|n| n.scenario()).collect();
+        let (clean, faults, flow) = (Scenario::Clean, Scenario::LeakAndStrayPeer, Scenario::UnapprovedFlow);
+        assert_eq!(scenarios, [clean, faults, flow, flow, flow]);
+        assert!(night(1).story().starts_with("Baseline"));
+        assert!(night(2).story().contains("10.20.1.0/26"));
+        assert!(night(3).story().contains("green-to-blue-temp"));
+        assert!(
+            night(4).story().starts_with("Steady state:") && night(4).story().contains("green-to-blue-temp")
+        );
+        assert_eq!(night(30).story(), night(4).story());
+    }
+
+    #[test]
+    fn a_calendar_ending_before_today_ends_yesterday_and_keeps_the_bring_up_distance() {
+        let today = NaiveDate::from_ymd_opt(2027, 1, 3).unwrap();
+        let cal = Calendar::ending_before(today, 30);
+        let nights: Vec<Night> = cal.nights(30).collect();
+        assert_eq!(nights[29].date().to_string(), "2027-01-02");
+        assert_eq!(nights[0].date().to_string(), "2026-12-04");
+        assert_eq!(cal.bring_up().to_string(), "2026-11-12 08:10:00");
+        assert_eq!(Calendar::ending_before(today, 3).first_night().to_string(), "2026-12-31");
+        // The fixed calendar brings the cluster up on 2026-11-02, as BIRD's `since` column shows.
+        assert_eq!(night(1).bring_up().to_string(), "2026-11-02 08:10:00");
     }
 
     #[test]
@@ -1473,7 +1609,7 @@ mod tests {
     #[test]
     fn every_configured_file_is_generated_every_night() {
         let s = settings();
-        for night in Night::ALL {
+        for night in story_nights() {
             let generated: Vec<String> =
                 inputs_for(night).into_iter().map(|(p, _)| format!("/demo/{p}")).collect();
             for src in &s.sources {
@@ -1490,7 +1626,7 @@ mod tests {
 
     #[test]
     fn kubectl_lists_are_sorted_four_space_indented_and_go_escaped() {
-        let peers = text(Night::One, "inputs/calico/bgppeers.json");
+        let peers = text(night(1), "inputs/calico/bgppeers.json");
         assert!(peers.starts_with("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n        {\n"));
         assert!(peers.ends_with(
             "    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n"
@@ -1501,7 +1637,7 @@ mod tests {
 
     #[test]
     fn calico_lists_hold_fifteen_nodes_and_zone_scoped_peerings() {
-        let f = calico_facts(Night::One);
+        let f = calico_facts(night(1));
         assert_eq!(f.nodes.len(), 15);
         assert_eq!(f.nodes.iter().filter(|n| n.is_route_reflector()).count(), 6);
         let rr = f.nodes.iter().find(|n| n.name == "green-rr2").expect("green-rr2");
@@ -1525,13 +1661,13 @@ mod tests {
         let ba = f.block_affinities.iter().find(|b| b.node == "yellow-w1").expect("yellow-w1 block");
         assert_eq!(ba.cidr.to_string(), "10.10.1.0/26");
         // Calico is not where night 2 goes wrong: the stray peering is hand-made in BIRD.
-        assert_eq!(calico_facts(Night::Two).bgp_peers, f.bgp_peers);
+        assert_eq!(calico_facts(night(2)).bgp_peers, f.bgp_peers);
     }
 
     #[test]
     fn every_route_reflector_sees_its_six_sessions_and_seven_routes() {
         for rr in rr_names() {
-            let f = bird_facts(Night::One, &rr);
+            let f = bird_facts(night(1), &rr);
             assert_eq!(f.sessions.len(), 6, "{rr}");
             assert!(f.sessions.iter().all(|s| s.is_established()), "{rr}");
             assert_eq!(
@@ -1541,7 +1677,7 @@ mod tests {
             assert_eq!(f.routes.len(), 7, "{rr}");
             assert!(f.routes.iter().all(|r| r.observer == rr));
         }
-        let f = bird_facts(Night::One, "blue-rr1");
+        let f = bird_facts(night(1), "blue-rr1");
         let w1 =
             f.sessions.iter().find(|s| s.protocol.as_deref() == Some("Node_172_31_20_21")).expect("blue-w1");
         assert_eq!(w1.peer_addr, "172.31.20.21".parse::<IpAddr>().unwrap());
@@ -1555,7 +1691,7 @@ mod tests {
 
     #[test]
     fn night_two_peers_blue_w1_with_yellow_rr1_but_imports_nothing() {
-        let f = bird_facts(Night::Two, "yellow-rr1");
+        let f = bird_facts(night(2), "yellow-rr1");
         assert_eq!(f.sessions.len(), 7);
         let stray =
             f.sessions.iter().find(|s| s.protocol.as_deref() == Some("Node_172_31_20_21")).expect("stray");
@@ -1564,7 +1700,7 @@ mod tests {
         assert_eq!(stray.since.as_deref(), Some("21:47:13"));
         assert!(f.routes.iter().all(|r| !r.prefix.to_string().starts_with("10.20.")));
         assert_eq!(f.routes.len(), 7);
-        for night in [Night::One, Night::Three] {
+        for night in [night(1), night(3)] {
             assert_eq!(bird_facts(night, "yellow-rr1").sessions.len(), 6, "{night:?}");
         }
         // Nothing else moves that night: the other RRs peer and route as on night 1 (only timers
@@ -1578,13 +1714,13 @@ mod tests {
             (sessions, routes)
         };
         for rr in rr_names().iter().filter(|r| *r != "yellow-rr1") {
-            assert_eq!(seen(Night::Two, rr), seen(Night::One, rr), "{rr}");
+            assert_eq!(seen(night(2), rr), seen(night(1), rr), "{rr}");
         }
     }
 
     #[test]
     fn bird_output_keeps_the_calico_fork_banner_echo_and_columns() {
-        let t = text(Night::One, "inputs/bird/yellow-rr1.txt");
+        let t = text(night(1), "inputs/bird/yellow-rr1.txt");
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[..3],
@@ -1609,7 +1745,7 @@ mod tests {
 
     #[test]
     fn leaf_vrfs_carry_their_zone_blocks_subnet_and_default() {
-        let f = eos_facts(Night::One, "leaf1");
+        let f = eos_facts(night(1), "leaf1");
         let yellow: Vec<String> =
             f.routes.iter().filter(|r| r.table == "YELLOW").map(|r| r.prefix.to_string()).collect();
         assert_eq!(
@@ -1640,7 +1776,7 @@ mod tests {
             .unwrap();
         assert_eq!(fw.peer_addr, "172.31.255.0".parse::<IpAddr>().unwrap());
         assert!(f.sessions.iter().all(|s| s.is_established()));
-        let leaf2 = eos_facts(Night::One, "leaf2");
+        let leaf2 = eos_facts(night(1), "leaf2");
         let fw2 = leaf2
             .sessions
             .iter()
@@ -1658,19 +1794,19 @@ mod tests {
                 .filter(|r| r.table == "YELLOW" && r.prefix.to_string() == "10.20.1.0/26")
                 .collect::<Vec<_>>()
         };
-        let two = leaked(Night::Two, "leaf1");
+        let two = leaked(night(2), "leaf1");
         assert_eq!(two.len(), 1);
         assert_eq!(two[0].next_hops, ["172.31.20.21".parse::<IpAddr>().unwrap()]);
-        assert!(leaked(Night::One, "leaf1").is_empty());
-        assert!(leaked(Night::Three, "leaf1").is_empty());
-        assert!(leaked(Night::Two, "leaf2").is_empty());
-        assert!(text(Night::Two, "inputs/eos/leaf1-routes.json").contains(r#""routeLeaked":true"#));
-        assert!(!text(Night::One, "inputs/eos/leaf1-routes.json").contains(r#""routeLeaked":true"#));
+        assert!(leaked(night(1), "leaf1").is_empty());
+        assert!(leaked(night(3), "leaf1").is_empty());
+        assert!(leaked(night(2), "leaf2").is_empty());
+        assert!(text(night(2), "inputs/eos/leaf1-routes.json").contains(r#""routeLeaked":true"#));
+        assert!(!text(night(1), "inputs/eos/leaf1-routes.json").contains(r#""routeLeaked":true"#));
     }
 
     #[test]
     fn eapi_files_are_json_rpc_responses() {
-        let body: Value = serde_json::from_slice(&file(Night::One, "inputs/eos/leaf2-bgp.json")).unwrap();
+        let body: Value = serde_json::from_slice(&file(night(1), "inputs/eos/leaf2-bgp.json")).unwrap();
         assert_eq!(body["jsonrpc"], "2.0");
         assert_eq!(body["id"], "zoneaudit-leaf2-bgp-20261124");
         assert_eq!(body["result"].as_array().map(Vec::len), Some(1));
@@ -1679,7 +1815,7 @@ mod tests {
 
     #[test]
     fn every_panos_line_has_115_fields_in_a_bsd_envelope() {
-        for night in Night::ALL {
+        for night in story_nights() {
             let log = text(night, "inputs/panos/fw-core.log");
             assert_eq!(log.lines().count(), 36);
             for (i, line) in log.lines().enumerate() {
@@ -1699,7 +1835,7 @@ mod tests {
 
     #[test]
     fn firewall_logs_show_approved_flows_denials_and_on_night_three_the_temp_rule() {
-        for night in Night::ALL {
+        for night in story_nights() {
             let (f, rejects) = flows(night);
             assert!(rejects.is_empty(), "{night:?}: {rejects:?}");
             assert_eq!(f.flows.iter().map(|x| x.count).sum::<u64>(), 36);
@@ -1715,9 +1851,10 @@ mod tests {
                 })
                 .map(|x| format!("{} {}/{}", x.rule, x.dst_port, x.protocol))
                 .collect();
-            match night {
-                Night::Three => assert_eq!(unapproved, ["green-to-blue-temp 8080/tcp"]),
-                _ => assert!(unapproved.is_empty(), "{night:?}: {unapproved:?}"),
+            if night.scenario() == Scenario::UnapprovedFlow {
+                assert_eq!(unapproved, ["green-to-blue-temp 8080/tcp"]);
+            } else {
+                assert!(unapproved.is_empty(), "{night:?}: {unapproved:?}");
             }
             let https = f.flows.iter().find(|x| x.rule == "yellow-to-blue-https").expect("approved https");
             assert_eq!(
@@ -1751,6 +1888,8 @@ mod tests {
                 bird_facts(night, name.trim_end_matches(".txt"))
             } else if path.starts_with("inputs/eos/") {
                 eos::parse(name.split('-').next().unwrap_or_default(), &bytes).unwrap()
+            } else if path.ends_with("rule-hit-count.xml") {
+                rule_hits(night)
             } else {
                 flows(night).0
             });
@@ -1773,8 +1912,7 @@ mod tests {
             })
             .collect();
         let packs = crate::rules::load_packs(&s.rule_packs).expect("built-in pack loads");
-        let input =
-            crate::rules::AuditInput { settings: &s, facts: &facts, sources: &runs, now: chrono::Utc::now() };
+        let input = crate::rules::AuditInput { settings: &s, facts: &facts, sources: &runs, now: at };
         crate::rules::evaluate(&packs, &input)
             .findings
             .into_iter()
@@ -1784,28 +1922,96 @@ mod tests {
 
     #[test]
     fn the_built_in_pack_finds_exactly_each_nights_story() {
-        assert_eq!(findings(Night::One), Vec::<String>::new());
+        assert_eq!(findings(night(1)), Vec::<String>::new());
         assert_eq!(
-            findings(Night::Two),
+            findings(night(2)),
             ["ZI-CROSS-ZONE-SESSION yellow-rr1<->172.31.20.21", "ZI-ROUTE-LEAK leaf1/YELLOW/10.20.1.0/26"]
         );
-        assert_eq!(
-            findings(Night::Three),
-            ["ZI-UNAPPROVED-FLOW fw-core/green->blue/tcp/8080/green-to-blue-temp"]
-        );
+        let flow = ["ZI-UNAPPROVED-FLOW fw-core/green->blue/tcp/8080/green-to-blue-temp"];
+        assert_eq!(findings(night(3)), flow);
+        // The steady state: the flow stays open, nothing else appears, however long the demo runs.
+        for n in [4, 5, 30, 400] {
+            assert_eq!(findings(night(n)), flow, "night {n}");
+        }
+        // A test's compliant night after the story (the temporary rule removed) finds nothing.
+        assert_eq!(findings(night(5).with_scenario(Scenario::Clean)), Vec::<String>::new());
+    }
+
+    fn rule_hits(night: Night) -> Facts {
+        let rel = "inputs/panos/fw-core-rule-hit-count.xml";
+        crate::collect::panos_rulehits::parse("fw-core", &file(night, rel)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn each_nights_firewall_log_is_new_content_dated_that_night() {
+        let nights: Vec<Night> = calendar().nights(6).collect();
+        let logs: Vec<String> = nights.iter().map(|&n| text(n, "inputs/panos/fw-core.log")).collect();
+        for (night, log) in nights.iter().zip(&logs) {
+            let day = night.date().format("%b %e").to_string();
+            let year_day = night.date().format("%Y/%m/%d").to_string();
+            for line in log.lines() {
+                assert!(line.starts_with(&format!("<14>{day} ")), "{}: {line}", night.date());
+                assert!(line.contains(&format!(",{year_day} ")), "{}: {line}", night.date());
+            }
+        }
+        // The incremental reader tells files apart by their content: no night repeats another's bytes,
+        // not even the same scenario on another day.
+        for (i, a) in logs.iter().enumerate() {
+            for b in &logs[i + 1..] {
+                assert_ne!(a.lines().next(), b.lines().next());
+            }
+        }
+        let same_day_again = text(night(5).with_scenario(Scenario::Clean), "inputs/panos/fw-core.log");
+        assert!(same_day_again.lines().all(|l| l.starts_with("<14>Nov 28 ")), "{same_day_again}");
+    }
+
+    #[test]
+    fn counters_grow_and_uptimes_advance_from_night_to_night() {
+        let hits = |n: Night| -> Vec<(String, u64, Option<String>)> {
+            rule_hits(n).rule_hits.into_iter().map(|h| (h.rule, h.hit_count, h.first_hit)).collect()
+        };
+        let (three, four, thirty) = (hits(night(3)), hits(night(4)), hits(night(30)));
+        assert_eq!(three.len(), 4);
+        for ((a, b), c) in three.iter().zip(&four).zip(&thirty) {
+            assert_eq!((&a.0, &a.2), (&b.0, &b.2), "same rule, same first hit");
+            assert!(a.1 < b.1 && b.1 < c.1, "{a:?} {b:?} {c:?}");
+        }
+        let temp = |h: &[(String, u64, Option<String>)]| {
+            h.iter().find(|x| x.0 == "green-to-blue-temp").map(|x| (x.1, x.2.clone())).unwrap()
+        };
+        // Seven sessions a night through the temporary rule, counted since it opened on night 3.
+        assert_eq!(temp(&three).0, 7);
+        assert_eq!(temp(&thirty).0, 7 * 28);
+        assert!(temp(&thirty).1.as_deref().unwrap_or_default().starts_with("2026-11-26"), "{thirty:?}");
+        assert!(hits(night(2)).iter().all(|x| x.0 != "green-to-blue-temp"));
+
+        // Switch: keepalives to the route reflectors count a day's minutes more each night.
+        let received = |n: Night| -> u64 {
+            let body: Value = serde_json::from_slice(&file(n, "inputs/eos/leaf1-bgp.json")).unwrap();
+            body["result"][0]["vrfs"]["BLUE"]["peers"]["172.31.20.5"]["msgReceived"].as_u64().unwrap()
+        };
+        let day = received(night(4)) as i64 - received(night(3)) as i64;
+        assert!((1400..1480).contains(&day), "{day}");
+        assert!(received(night(30)) > received(night(29)));
+        // BIRD: sessions up since bring-up on every night; the stray one only on night 2.
+        for n in [night(3), night(4), night(30)] {
+            let f = bird_facts(n, "yellow-rr1");
+            assert_eq!(f.sessions.len(), 6, "{n:?}");
+            assert!(f.sessions.iter().all(|s| s.since.as_deref() == Some("2026-11-02")), "{n:?}");
+        }
     }
 
     #[test]
     fn output_is_deterministic_and_rewrites_replace_the_previous_night() {
-        assert_eq!(inputs_for(Night::Two), inputs_for(Night::Two));
+        assert_eq!(inputs_for(night(2)), inputs_for(night(2)));
         let dir = tempfile::tempdir().unwrap();
-        write_inputs(dir.path(), Night::Two).unwrap();
+        write_inputs(dir.path(), night(2)).unwrap();
         std::fs::write(dir.path().join("inputs/eos/stale.json"), b"{}").unwrap();
-        write_inputs(dir.path(), Night::Three).unwrap();
+        write_inputs(dir.path(), night(3)).unwrap();
         assert!(!dir.path().join("inputs/eos/stale.json").exists());
         let on_disk = std::fs::read(dir.path().join("inputs/panos/fw-core.log")).unwrap();
-        assert_eq!(on_disk, file(Night::Three, "inputs/panos/fw-core.log"));
+        assert_eq!(on_disk, file(night(3), "inputs/panos/fw-core.log"));
         let rel = "inputs/eos/leaf1-routes.json";
-        assert_eq!(std::fs::read(dir.path().join(rel)).unwrap(), file(Night::Three, rel));
+        assert_eq!(std::fs::read(dir.path().join(rel)).unwrap(), file(night(3), rel));
     }
 }

@@ -1,9 +1,11 @@
-//! `zoneaudit demo`: the whole nightly job on a built-in three-zone estate, three nights in a row.
+//! `zoneaudit demo`: the whole nightly job on a built-in three-zone estate, N nights in a row (3 by
+//! default), the last of them last night (UTC), so the runs fall in `report --since 30d`.
 //!
 //! Night 1 is compliant; night 2 leaks a blue pod block into VRF YELLOW and peers a blue node with a
 //! yellow route reflector; night 3 fixes both but the firewall lets green talk to blue on a port
-//! nobody approved. Everything is written in the real formats, so each file can also be fed to
-//! `zoneaudit parse`.
+//! nobody approved, and every further night is that steady state a day older. Each night is one
+//! `zoneaudit run` through the real pipeline, started at 02:00 UTC that night. Everything is written
+//! in the real formats, so each file can also be fed to `zoneaudit parse`.
 
 pub mod estate;
 
@@ -16,11 +18,16 @@ use crate::config::Settings;
 use crate::evidence::keys::{self, SigningKey};
 use crate::pipeline::{self, ReportSink, RunOptions};
 use crate::store::Store;
-use estate::Night;
+use estate::Calendar;
 
-pub fn run(dir: Option<&Path>) -> Result<u8, CliError> {
+pub fn run(dir: Option<&Path>, nights: u32) -> Result<u8, CliError> {
     let dir = prepare_dir(dir)?;
-    println!("zoneaudit demo: three nights of the example estate `demo-dc1` (zones yellow, blue, green)");
+    let calendar = Calendar::ending_before(Utc::now().date_naive(), nights);
+    println!(
+        "zoneaudit demo: {nights} nights of the example estate `demo-dc1` (zones yellow, blue, green), {} to {}",
+        calendar.first_night(),
+        calendar.night(nights).date()
+    );
     println!("directory: {}\n", dir.display());
     let config_path = dir.join("zoneaudit.yaml");
     std::fs::write(&config_path, estate::config_yaml())
@@ -28,13 +35,13 @@ pub fn run(dir: Option<&Path>) -> Result<u8, CliError> {
     let (key_file, _public) = keys::generate(&dir.join("keys"))?;
     let key = SigningKey::load(&key_file)?;
     let sink = ReportSink { dir: dir.join("reports") };
-    for night in Night::ALL {
+    for night in calendar.nights(nights) {
         estate::write_inputs(&dir, night)
             .map_err(|e| CliError::operational(format!("{}: writing inputs: {e}", dir.display())))?;
         let settings = Settings::load(&config_path)?;
         let db = settings.database.clone().unwrap_or_else(|| dir.join("zoneaudit.db"));
         let mut store = Store::open(&db)?;
-        let started_at = Utc.from_utc_datetime(&night.date().and_hms_opt(2, 0, 0).expect("valid time"));
+        let started_at = Utc.from_utc_datetime(&night.collected_at());
         println!("── night {} ({}): {}", night.number(), night.date(), night.story());
         let outcome = crate::cli::block_on(pipeline::run(
             &settings,

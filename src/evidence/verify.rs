@@ -32,6 +32,7 @@ use serde::Serialize;
 
 use super::EvidenceError;
 use super::keys::Keyring;
+use super::period;
 #[cfg(test)]
 use super::report::open_report;
 use super::report::{RunReport, open_envelope, parse_envelope};
@@ -70,6 +71,14 @@ pub fn verify_files(paths: &[PathBuf], keys: &Keyring) -> Vec<FileVerdict> {
     let mut opened: Vec<FileVerdict> = Vec::new();
     let mut failed: Vec<FileVerdict> = Vec::new();
     for path in paths {
+        if let Some(verdict) = period_verdict(path, keys) {
+            if verdict.ok {
+                opened.push(verdict)
+            } else {
+                failed.push(verdict)
+            }
+            continue;
+        }
         let verdict = match open_file(path, keys) {
             Ok((report, digest)) => FileVerdict {
                 file: path.clone(),
@@ -96,6 +105,52 @@ pub fn verify_files(paths: &[PathBuf], keys: &Keyring) -> Vec<FileVerdict> {
     let mut verdicts = check_chain(opened);
     verdicts.extend(failed);
     verdicts
+}
+
+/// A signed period report is verified on its own (signature, exact form); it is not a link of the
+/// run report chain, it names the run reports it covers by digest. `None`: not a period report.
+fn period_verdict(path: &Path, keys: &Keyring) -> Option<FileVerdict> {
+    let bytes = std::fs::read(path).ok()?;
+    let envelope = parse_envelope(&bytes).ok()?;
+    let statement: serde_json::Value = serde_json::from_slice(&envelope.payload_bytes().ok()?).ok()?;
+    if !period::signed::is_period_statement(&statement) {
+        return None;
+    }
+    let place = path.display().to_string();
+    let opened = period::signed::open_period(&bytes, keys).and_then(|opened| {
+        let exact = envelope.normalised()?.to_file_bytes();
+        match exact.iter().zip(&bytes).position(|(a, b)| a != b) {
+            None if exact.len() == bytes.len() => Ok(opened),
+            offset => Err(EvidenceError::NotExact {
+                place: place.clone(),
+                offset: offset.unwrap_or(exact.len().min(bytes.len())),
+            }),
+        }
+    });
+    let mut verdict = FileVerdict {
+        file: path.to_path_buf(),
+        ok: false,
+        reason: String::new(),
+        run_id: None,
+        cluster: None,
+        digest: None,
+        previous: None,
+    };
+    match opened {
+        Ok((report, digest)) => {
+            verdict.ok = true;
+            verdict.reason = format!(
+                "signature ok; period report {} to {} covering {} run report(s)",
+                report.since.format("%Y-%m-%d %H:%M"),
+                report.until.format("%Y-%m-%d %H:%M"),
+                report.runs.iter().filter(|r| r.report_digest.is_some()).count()
+            );
+            verdict.cluster = Some(report.cluster);
+            verdict.digest = Some(digest);
+        }
+        Err(e) => verdict.reason = e.to_string(),
+    }
+    Some(verdict)
 }
 
 fn open_file(path: &Path, keys: &Keyring) -> Result<(RunReport, String), EvidenceError> {

@@ -27,6 +27,7 @@
 //! report that was already signed and published, forking the report hash chain.
 
 mod cursor;
+mod evidence_refs;
 mod lock;
 mod schema;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use zoneaudit::demo::estate::Night;
+use zoneaudit::demo::estate::Scenario;
 
 use crate::support::{demo_in, fixture, night_again, reports, run};
 
@@ -22,8 +22,8 @@ fn run_exit_codes_follow_the_findings() {
     let dir = tempfile::tempdir().unwrap();
     demo_in(dir.path());
     let cfg = config(dir.path());
-    // A new night 3 (the firewall log is rewritten, as a new day's log would be): an unapproved flow.
-    night_again(dir.path(), Night::Three);
+    // Another night with the unapproved flow (a new day, so a new firewall log to read).
+    night_again(dir.path(), Scenario::UnapprovedFlow);
     let out = run(&["--config", &cfg, "run"]);
     assert_eq!(out.code, 1, "{}", out.all());
     assert!(out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
@@ -33,7 +33,7 @@ fn run_exit_codes_follow_the_findings() {
     assert_eq!(out.code, if flow_is_critical { 1 } else { 0 }, "{}", out.all());
     assert!(out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
 
-    night_again(dir.path(), Night::One);
+    night_again(dir.path(), Scenario::Clean);
     let out = run(&["--config", &cfg, "run"]);
     assert_eq!(out.code, 0, "a compliant night exits 0:\n{}", out.all());
     assert!(out.stdout.contains("RESOLVED") && out.stdout.contains("ZI-UNAPPROVED-FLOW"), "{}", out.stdout);
@@ -47,7 +47,7 @@ fn a_broken_source_costs_that_source_and_nothing_stored_changes() {
     let db = dir.path().join("zoneaudit.db");
     let before = run(&["--db", db.to_str().unwrap(), "runs", "list", "-o", "json"]).stdout;
 
-    night_again(dir.path(), Night::One);
+    night_again(dir.path(), Scenario::Clean);
     let calico_dir = dir.path().join("inputs/calico");
     let victim = std::fs::read_dir(&calico_dir).unwrap().next().unwrap().unwrap().path();
     let mut text = std::fs::read_to_string(&victim).unwrap();

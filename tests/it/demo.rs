@@ -123,3 +123,53 @@ fn findings_and_runs_list_the_demo_history() {
         show.stdout
     );
 }
+
+#[test]
+fn demo_nights_end_yesterday_and_repeat_the_unapproved_flow_from_night_three_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&["demo", "--nights", "5", "--dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.code, 0, "demo --nights 5 failed:\n{}", out.all());
+    for n in [4, 5] {
+        let text = night(&out.stdout, n);
+        assert!(text.contains("Steady state:") && text.contains("green-to-blue-temp"), "{text}");
+        assert!(text.contains("1 finding (0 new, 0 resolved)"), "{text}");
+    }
+
+    let db = dir.path().join("zoneaudit.db");
+    let listed = run(&["--db", db.to_str().unwrap(), "runs", "list", "-o", "json"]);
+    assert_eq!(listed.code, 0, "{}", listed.all());
+    let runs: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let started: Vec<String> =
+        runs.as_array().unwrap().iter().map(|r| r["startedAt"].as_str().unwrap().to_string()).collect();
+    // Relative to the day the demo ran: so a `report --since 30d` right after covers every night.
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    let expected: Vec<String> =
+        (0..5u64).rev().map(|back| format!("{}T02:00:00Z", yesterday - chrono::Days::new(back))).collect();
+    assert_eq!(started, expected);
+
+    for id in ["4", "5"] {
+        let shown = run(&["--db", db.to_str().unwrap(), "runs", "show", id, "-o", "json"]);
+        assert_eq!(shown.code, 0, "{}", shown.all());
+        let doc: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+        let findings: Vec<String> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["rule_id"].as_str().unwrap(), f["subject"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            findings,
+            ["ZI-UNAPPROVED-FLOW fw-core/green->blue/tcp/8080/green-to-blue-temp"],
+            "run {id}"
+        );
+    }
+
+    let files = reports(dir.path());
+    assert_eq!(files.len(), 5);
+    let key = dir.path().join("keys/zoneaudit.pub").display().to_string();
+    let mut args = vec!["verify".to_string(), "--key".into(), key];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let verified = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(verified.code, 0, "{}", verified.all());
+    assert!(verified.stdout.contains("5 verified, 0 failed"), "{}", verified.stdout);
+}

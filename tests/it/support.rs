@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use zoneaudit::demo::estate::{Calendar, Scenario};
+
 pub fn zoneaudit() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zoneaudit"));
     cmd.env_remove("ZONEAUDIT_CONFIG").env_remove("ZONEAUDIT_DB").env("NO_COLOR", "1");
@@ -54,16 +56,15 @@ pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
 }
 
-/// Night `night` of the demo again, as another day's files: firewall logs are read incrementally,
-/// so the same bytes twice would be "nothing new". Leading blank lines (ignored by every parser),
-/// a different number each call, make the log a new file with the same traffic, as the next day's
-/// log would be.
-pub fn night_again(dir: &Path, night: zoneaudit::demo::estate::Night) {
-    static DAY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-    zoneaudit::demo::estate::write_inputs(dir, night).unwrap();
-    let log = dir.join("inputs/panos/fw-core.log");
-    let text = std::fs::read(&log).unwrap();
-    let mut fresh = vec![b'\n'; DAY.fetch_add(1, std::sync::atomic::Ordering::SeqCst)];
-    fresh.extend(text);
-    std::fs::write(&log, fresh).unwrap();
+/// Another night of the demo estate showing `scenario`, as the next day's files would be: each
+/// call is a later day after the demo's nights (which end yesterday), so the firewall log, read
+/// incrementally, is new content dated that day.
+pub fn night_again(dir: &Path, scenario: Scenario) {
+    static LATER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let calendar = Calendar::ending_before(chrono::Utc::now().date_naive(), DEMO_NIGHTS);
+    let number = DEMO_NIGHTS + LATER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    zoneaudit::demo::estate::write_inputs(dir, calendar.night(number).with_scenario(scenario)).unwrap();
 }
+
+/// Nights `zoneaudit demo` runs without `--nights`.
+pub const DEMO_NIGHTS: u32 = 3;

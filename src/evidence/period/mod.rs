@@ -213,6 +213,8 @@ pub struct FindingPeriod {
     pub open_hours: i64,
     /// Verified runs in the window that had it.
     pub seen_in_runs: u32,
+    /// Each of those runs, oldest first (one CSV row each).
+    pub sightings: Vec<Sighting>,
     /// The evidence of the last run that saw it.
     pub evidence: Vec<Origin>,
     /// Whether it was already present in the last verified run before the window.
@@ -583,6 +585,7 @@ fn build_findings(
                     f.last_seen = sighting.clone();
                     f.resolved = None;
                     f.seen_in_runs += 1;
+                    f.sightings.push(sighting.clone());
                     f.evidence = finding.evidence.clone();
                     f.controls = controls;
                 }
@@ -602,6 +605,7 @@ fn build_findings(
                         open_at_end: false,
                         open_hours: 0,
                         seen_in_runs: 1,
+                        sightings: vec![sighting.clone()],
                         evidence: finding.evidence.clone(),
                         open_before_window: carried.contains(finding.fingerprint.as_str()),
                     });
@@ -751,6 +755,8 @@ fn summarise(
         verdict,
     }
 }
+
+pub mod signed;
 
 #[cfg(test)]
 pub mod sample;
