@@ -38,8 +38,7 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> CmdResult {
     let keys = keyring(cli, &args.keys)?;
     let verdicts = chain::verify_reports(&store, &keys)?;
 
-    let mut zones: Vec<String> =
-        settings.as_ref().map(|s| s.zones.keys().cloned().collect()).unwrap_or_default();
+    let zones: Vec<String> = settings.as_ref().map(|s| s.zones.keys().cloned().collect()).unwrap_or_default();
     let seen_zone = |z: &str| {
         verdicts
             .iter()
@@ -55,11 +54,10 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> CmdResult {
             zones.join(", ")
         )));
     }
-    zones.retain(|_| true);
     let cluster = settings
         .as_ref()
         .map(|s| s.cluster.clone())
-        .or_else(|| verdicts.iter().find_map(|v| Some(v.run.cluster.clone())))
+        .or_else(|| verdicts.first().map(|v| v.run.cluster.clone()))
         .unwrap_or_default();
     let monitoring_since = verdicts.first().map(|v| v.run.started_at);
     let before_window = verdicts

@@ -65,8 +65,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Background and text colour of a calendar cell. Public so that a rendering test can look for
-/// exactly these pixels.
+/// Background and text colour of a calendar cell, used nowhere else on the page, so a rendering
+/// test can count exactly these pixels.
 pub fn cell_colours(cell: Cell) -> (&'static str, &'static str) {
     match cell {
         Cell::Pass => ("#2f8a3c", "#ffffff"),
@@ -240,7 +240,7 @@ dl.meta dd { margin: 0; }
 .verdict { margin: 18px 0; padding: 14px 18px; border: 2px solid; border-left-width: 10px; border-radius: 4px; }
 .verdict.v-fail { border-color: #b3261e; background: #fdf0ef; }
 .verdict.v-warn { border-color: #c98a00; background: #fff8e6; }
-.verdict.v-pass { border-color: #2f8a3c; background: #eef8f0; }
+.verdict.v-pass { border-color: #25702f; background: #eef8f0; }
 .verdict .sentence { font-size: 20px; font-weight: bold; margin: 0 0 12px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 8px; list-style: none; margin: 0; padding: 0; }
 .tiles li { background: #fff; border: 1px solid #c5ccd3; border-radius: 4px; padding: 6px 12px; min-width: 110px; }
@@ -278,7 +278,7 @@ ul.legend { list-style: none; padding: 0; margin: 6px 0 14px; display: flex; fle
 .sev { display: inline-block; color: #fff; border-radius: 3px; padding: 0 6px; font-size: 11px;
   font-weight: bold; text-transform: uppercase; letter-spacing: .03em; }
 .badge { display: inline-block; border-radius: 3px; padding: 0 6px; font-size: 11px; font-weight: bold; }
-.badge.ok { background: #2f8a3c; color: #fff; }
+.badge.ok { background: #25702f; color: #fff; }
 .badge.bad { background: #b3261e; color: #fff; }
 .badge.open { background: #b3261e; color: #fff; }
 tr.untrusted td { background: #fdecea !important; }
@@ -352,19 +352,30 @@ fn write_verdict(out: &mut String, r: &PeriodReport) -> std::fmt::Result {
     writeln!(out, "<p class=\"sentence\">{}</p>", escape(&s.verdict))?;
     writeln!(out, "<ul class=\"tiles\">")?;
     let worst = s.worst_severity.map_or("none", Severity::as_str);
-    let tiles: [(String, &str, bool); 8] = [
+    let mut night_notes = Vec::new();
+    if s.nights_partial > 0 {
+        night_notes.push(format!("{} partial", s.nights_partial));
+    }
+    if s.nights_not_monitored > 0 {
+        night_notes.push(format!("{} before monitoring began", s.nights_not_monitored));
+    }
+    let nights_label = match night_notes.is_empty() {
+        true => "nights with evidence".to_string(),
+        false => format!("nights with evidence<br>{}", night_notes.join(", ")),
+    };
+    let tiles: [(String, String, bool); 8] = [
         (
             format!("{} / {}", s.nights_with_evidence, s.nights),
-            "nights with evidence",
-            s.nights_with_evidence < s.nights,
+            nights_label,
+            s.nights_with_evidence < s.nights || s.nights_partial > 0,
         ),
-        (format!("{} / {}", s.runs_verified, s.runs), "runs verified", s.runs_verified < s.runs),
-        (s.findings.to_string(), "findings", s.findings > 0),
-        (s.findings_open_at_end.to_string(), "open at end", s.findings_open_at_end > 0),
-        (s.findings_resolved.to_string(), "resolved", false),
-        (worst.to_string(), "worst severity", s.worst_severity.is_some()),
-        (format!("{} / {}", s.rules_failed, s.rules), "rules failed", s.rules_failed > 0),
-        (s.gaps.to_string(), "evidence gaps", s.gaps > 0),
+        (format!("{} / {}", s.runs_verified, s.runs), "runs verified".into(), s.runs_verified < s.runs),
+        (s.findings.to_string(), "findings".into(), s.findings > 0),
+        (s.findings_open_at_end.to_string(), "open at end".into(), s.findings_open_at_end > 0),
+        (s.findings_resolved.to_string(), "resolved".into(), false),
+        (worst.to_string(), "worst severity".into(), s.worst_severity.is_some()),
+        (format!("{} / {}", s.rules_failed, s.rules), "rules failed".into(), s.rules_failed > 0),
+        (s.gaps.to_string(), "evidence gaps".into(), s.gaps > 0),
     ];
     for (number, label, bad) in tiles {
         let class = if bad { " class=\"bad\"" } else { "" };
@@ -605,51 +616,84 @@ fn write_timeline(out: &mut String, r: &PeriodReport) -> std::fmt::Result {
         l = Timeline::PLOT_LEFT,
         r = Timeline::PLOT_RIGHT
     )?;
+    // An open episode runs to the end of what the report could know.
+    let horizon = r.until.min(r.generated_at);
     for (i, f) in r.findings.iter().enumerate() {
-        let y = Timeline::TOP + Timeline::ROW * i as f64;
-        let start = t.x(f.first_seen.at);
-        let end = t.x(f.resolved.as_ref().map_or(r.until, |s| s.at)).max(start + 3.0);
-        let state = match (&f.resolved, f.open_at_end) {
-            (Some(s), _) => format!("resolved {}", utc(s.at)),
-            (None, true) => "open at the end of the window".to_string(),
-            (None, false) => format!("last seen {}", utc(f.last_seen.at)),
-        };
-        writeln!(
-            out,
-            "<g><title>{} {} — first seen {}, {state}</title>",
-            escape(&f.rule_id),
-            escape(&f.subject),
-            utc(f.first_seen.at)
-        )?;
-        writeln!(
-            out,
-            "<text x=\"4\" y=\"{:.1}\">{}</text>",
-            y + 12.0,
-            escape(&clip(&format!("{} {}", f.rule_id, f.subject), 56))
-        )?;
-        writeln!(
-            out,
-            "<rect x=\"{start:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" rx=\"2\" fill=\"{}\"/>",
-            y + 2.0,
-            end - start,
-            severity_colour(f.severity)
-        )?;
-        for s in &f.sightings {
-            writeln!(out, "<circle class=\"dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>", t.x(s.at), y + 9.0)?;
-        }
-        if f.open_at_end {
-            // An open bar ends in an arrow at the window's edge.
-            writeln!(
-                out,
-                "<path d=\"M{e:.1} {a:.1} l8 7 l-8 7 z\" fill=\"{}\"/>",
-                severity_colour(f.severity),
-                e = end.min(Timeline::PLOT_RIGHT),
-                a = y + 2.0
-            )?;
-        }
-        writeln!(out, "</g>")?;
+        write_timeline_row(out, &t, Timeline::TOP + Timeline::ROW * i as f64, f, horizon)?;
     }
     writeln!(out, "</svg>")
+}
+
+/// The stretches a finding was open: from a sighting to the resolution after it; the last one is
+/// open (`None`) when the finding was seen again after its last resolution.
+fn episodes(f: &FindingPeriod) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let mut out = Vec::new();
+    let mut start = Some(f.first_seen.at);
+    for resolution in &f.resolutions {
+        if let Some(from) = start.take() {
+            out.push((from, Some(resolution.at)));
+        }
+        start = f.sightings.iter().map(|s| s.at).find(|at| *at > resolution.at);
+    }
+    if let Some(from) = start {
+        out.push((from, None));
+    }
+    out
+}
+
+fn write_timeline_row(
+    out: &mut String,
+    t: &Timeline,
+    y: f64,
+    f: &FindingPeriod,
+    horizon: DateTime<Utc>,
+) -> std::fmt::Result {
+    let colour = severity_colour(f.severity);
+    let state = match (&f.resolved, f.open_at_end) {
+        (Some(s), _) => format!("resolved {}", utc(s.at)),
+        (None, true) => "open at the end of the window".to_string(),
+        (None, false) => format!("last seen {}", utc(f.last_seen.at)),
+    };
+    writeln!(
+        out,
+        "<g><title>{} {} — first seen {}, {state}</title>",
+        escape(&f.rule_id),
+        escape(&f.subject),
+        utc(f.first_seen.at)
+    )?;
+    writeln!(
+        out,
+        "<text x=\"4\" y=\"{:.1}\">{}</text>",
+        y + 12.0,
+        escape(&clip(&format!("{} {}", f.rule_id, f.subject), 56))
+    )?;
+    for (from, to) in episodes(f) {
+        let start = t.x(from);
+        let end = t.x(to.unwrap_or(horizon)).max(start + 3.0);
+        writeln!(
+            out,
+            "<rect x=\"{start:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"14\" rx=\"2\" fill=\"{colour}\"/>",
+            y + 2.0,
+            end - start
+        )?;
+        if to.is_none() && f.open_at_end {
+            // Still open: the bar ends in an arrow.
+            writeln!(out, "<path d=\"M{end:.1} {:.1} l8 7 l-8 7 z\" fill=\"{colour}\"/>", y + 2.0)?;
+        }
+    }
+    if f.open_before_window {
+        // Carried into the window: an arrow out of its left edge.
+        writeln!(
+            out,
+            "<path d=\"M{:.1} {:.1} l-8 7 l8 7 z\" fill=\"{colour}\"/>",
+            Timeline::PLOT_LEFT,
+            y + 2.0
+        )?;
+    }
+    for s in &f.sightings {
+        writeln!(out, "<circle class=\"dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>", t.x(s.at), y + 9.0)?;
+    }
+    writeln!(out, "</g>")
 }
 
 fn sighting_text(at: DateTime<Utc>, run_id: i64) -> String {
@@ -672,6 +716,12 @@ fn write_findings_table(out: &mut String, r: &PeriodReport) -> std::fmt::Result 
             (Some(s), _) => sighting_text(s.at, s.run_id),
             (None, true) => "<span class=\"badge open\">open at end</span>".to_string(),
             (None, false) => "not resolved in a verified run".to_string(),
+        };
+        let came_back = f.resolutions.len() - usize::from(f.resolved.is_some());
+        let resolved = if came_back > 0 {
+            format!("{resolved}<br><span class=\"muted\">came back after {came_back} resolution(s)</span>")
+        } else {
+            resolved
         };
         let open_for = if f.resolved.is_none() {
             format!("≥ {}", duration(f.open_hours))

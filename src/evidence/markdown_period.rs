@@ -572,7 +572,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("**Verdict:** Isolation was broken at some point: 2 finding(s), worst high"),
+            md.contains("**Verdict:** Zone isolation was broken at some point: 2 finding(s), worst high"),
             "{md}"
         );
         assert!(md.contains("| Nights | 6 (4 with verified evidence) |"), "{md}");
@@ -600,7 +600,7 @@ mod tests {
             ]
         );
         assert_eq!(t[1], ["yellow", "✓", "✗ high", "–", "✗ high", "✓", "–", "✗ high", "1"]);
-        assert_eq!(t[2], ["blue", "✓", "✓", "–", "~", "✓", "–", "~", "0"]);
+        assert_eq!(t[2], ["blue", "✓", "✓", "–", "~", "✓", "–", "–", "0"]);
         assert_eq!(t[3], ["green", "✓", "✓", "–", "~", "✗ medium", "–", "✗ medium", "1"]);
         assert_eq!(t.len(), 4, "three zones");
     }

@@ -183,7 +183,6 @@ fn compliance_officer_sees_matrix_findings_evidence_and_verdict_in_the_browser_a
     let colours = [rgb(cell_colours(Cell::Pass).0), rgb(cell_colours(Cell::Fail).0)];
     let (width, height, counts) = screenshot_counts(&png_file, &colours);
     assert_eq!((width, height), (WIDTH, HEIGHT), "screenshot size");
-    eprintln!("COUNTS {counts:?} {}", dir.path().display());
     assert!(counts[0] > 2000, "too few pass-coloured pixels ({}): the calendar did not render", counts[0]);
     assert!(counts[1] > 2000, "too few fail-coloured pixels ({}): the calendar did not render", counts[1]);
 

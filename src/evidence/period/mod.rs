@@ -67,14 +67,16 @@ pub struct Night {
 }
 
 /// The status of a rule, a zone or a night, on one night or over the window. Ordered from best to
-/// worst where one night has several runs: the worst wins.
+/// worst: where one night has several runs, and over the window, the worst wins — so a window with
+/// a night without evidence is never a `pass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Cell {
+    /// The rule had nothing in scope (no data of its kind). Below `Pass`: a rule that passed some
+    /// nights and had nothing to check on others passed.
+    Skip,
     /// Evaluated and nothing found, with complete evidence.
     Pass,
-    /// The rule had nothing in scope (no data of its kind).
-    Skip,
     /// Evaluated on incomplete evidence (a source failed or was partial): nothing found, but nothing proven.
     Partial,
     /// No verified run that night (no run, run not complete, or its report does not verify).
@@ -161,10 +163,13 @@ pub struct RulePeriod {
     pub controls: Vec<String>,
     /// Parallel to [`PeriodReport::nights`].
     pub nights: Vec<Cell>,
-    /// The worst of `nights`: `fail` when the rule failed at any point of the window.
+    /// The worst of `nights`: `fail` when the rule failed at any point of the window, `noEvidence`
+    /// when it never failed but some night has no evidence.
     pub status: Cell,
     pub failed_nights: u32,
     pub passed_nights: u32,
+    /// Nights without verified evidence (no run, run not complete, report does not verify).
+    pub no_evidence_nights: u32,
     /// What the last verified run checked, in words.
     pub last_checked: String,
 }
@@ -205,11 +210,16 @@ pub struct FindingPeriod {
     pub controls: Vec<String>,
     pub first_seen: Sighting,
     pub last_seen: Sighting,
-    /// The first verified run after `last_seen` that no longer has it.
+    /// The first run after `last_seen` that evaluated the rule on complete evidence and no longer
+    /// has the finding. A run that could not see it (a source failed, the rule errored) resolves nothing.
     pub resolved: Option<Sighting>,
+    /// Every resolution in the window, oldest first: more than one when the finding came back.
+    pub resolutions: Vec<Sighting>,
     /// Still present in the last verified run of the window.
     pub open_at_end: bool,
-    /// From first seen to resolved (or to the end of the window when still open), in whole hours.
+    /// Hours open inside the evidence: the sum of its episodes, each from its first sighting to its
+    /// resolution, or to the end of the window (never past the report's generation) when still open.
+    /// For a finding carried into the window, counted from its sighting before the window.
     pub open_hours: i64,
     /// Verified runs in the window that had it.
     pub seen_in_runs: u32,
@@ -217,7 +227,8 @@ pub struct FindingPeriod {
     pub sightings: Vec<Sighting>,
     /// The evidence of the last run that saw it.
     pub evidence: Vec<Origin>,
-    /// Whether it was already present in the last verified run before the window.
+    /// Whether it was already present in the last verified run before the window (then `first_seen`
+    /// is that run, and `seen_in_runs` counts only runs inside the window).
     pub open_before_window: bool,
 }
 
@@ -279,8 +290,12 @@ pub struct DriftEvent {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PeriodSummary {
     pub nights: u32,
-    /// Nights with at least one verified, complete run.
+    /// Nights with at least one verified run (complete or partial evidence).
     pub nights_with_evidence: u32,
+    /// Of those, nights whose evidence was incomplete (a source failed) and nothing was found.
+    pub nights_partial: u32,
+    /// Nights before the first run the database holds.
+    pub nights_not_monitored: u32,
     pub runs: u32,
     pub runs_verified: u32,
     pub rules: u32,
@@ -322,12 +337,21 @@ pub struct PeriodInput {
     pub runs: Vec<RunEvidence>,
 }
 
+/// Whether a finding of zone `of` counts under the zone filter `filter`. A finding without a zone
+/// (the node-to-node mesh, a node of no zone, an evidence gap) concerns every zone.
+fn in_zone(filter: Option<&str>, of: Option<&str>) -> bool {
+    match (filter, of) {
+        (None, _) | (_, None) => true,
+        (Some(want), Some(zone)) => want == zone,
+    }
+}
+
 /// The status of one run's result for a rule, counting only findings of the zone filter.
 fn rule_cell(report: &RunReport, rule_id: &str, status: RuleStatus, zone: Option<&str>) -> Cell {
-    let in_scope = |zone_of: &Option<String>| zone.is_none_or(|z| zone_of.as_deref() == Some(z));
     match status {
         RuleStatus::Fail => {
-            let any = report.findings.iter().any(|f| f.rule_id == rule_id && in_scope(&f.zone));
+            let any =
+                report.findings.iter().any(|f| f.rule_id == rule_id && in_zone(zone, f.zone.as_deref()));
             if any { Cell::Fail } else { evidence_cell(report) }
         }
         RuleStatus::Pass => evidence_cell(report),
@@ -339,6 +363,11 @@ fn rule_cell(report: &RunReport, rule_id: &str, status: RuleStatus, zone: Option
 /// A clean result is a pass only on complete evidence.
 fn evidence_cell(report: &RunReport) -> Cell {
     if report.summary.evidence_complete { Cell::Pass } else { Cell::Partial }
+}
+
+/// The worst status over several runs or nights; `NoEvidence` when there is nothing.
+fn worst(cells: impl IntoIterator<Item = Cell>) -> Cell {
+    cells.into_iter().max().unwrap_or(Cell::NoEvidence)
 }
 
 /// The nights of the window (see the module header).
@@ -362,23 +391,28 @@ fn nights_of(since: DateTime<Utc>, until: DateTime<Utc>, run_days: &BTreeSet<Nai
     days.into_iter().collect()
 }
 
+/// Verified runs: complete, signature and chain ok, report at hand.
+type Verified<'a> = Vec<(&'a CoveredRun, &'a RunReport)>;
+
 /// Build the period report. Pure: everything it reads is in `input`.
 pub fn build(input: PeriodInput) -> PeriodReport {
     let zone = input.zone_filter.as_deref();
     let run_days: BTreeSet<NaiveDate> = input.runs.iter().map(|r| r.run.started_at.date_naive()).collect();
     let dates = nights_of(input.since, input.until, &run_days);
     let day_index: BTreeMap<NaiveDate, usize> = dates.iter().enumerate().map(|(i, d)| (*d, i)).collect();
-    let verified: Vec<(&CoveredRun, &RunReport)> = input
+    let verified: Verified = input
         .runs
         .iter()
         .filter(|r| r.run.verification.trusted() && r.run.status == "complete")
         .filter_map(|r| r.report.as_ref().map(|rep| (&r.run, rep)))
         .collect();
+    // Open hours never run past what the report could know.
+    let horizon = input.until.min(input.generated_at);
 
-    let nights = build_nights(&dates, &input.runs, &verified);
+    let nights = build_nights(&dates, &input.runs, &verified, zone);
     let rules = build_rules(&dates, &day_index, &verified, zone);
     let zones = build_zones(&input.zones, &dates, &day_index, &verified, zone);
-    let findings = build_findings(&verified, input.before_window.as_ref(), input.until, zone);
+    let findings = build_findings(&verified, input.before_window.as_ref(), horizon, zone);
     let gaps = build_gaps(&nights, &input.runs, input.monitoring_since);
     let drift = build_drift(input.before_window.as_ref(), &verified, zone);
     let summary = summarise(&nights, &input.runs, &rules, &findings, &gaps);
@@ -402,10 +436,13 @@ pub fn build(input: PeriodInput) -> PeriodReport {
     }
 }
 
+/// A night: `fail` with a finding in scope, `error` when a rule could not be evaluated, otherwise
+/// `pass` or `partial` by the completeness of the evidence; the worst of the night's verified runs.
 fn build_nights(
     dates: &[NaiveDate],
     runs: &[RunEvidence],
-    verified: &[(&CoveredRun, &RunReport)],
+    verified: &Verified,
+    zone: Option<&str>,
 ) -> Vec<Night> {
     dates
         .iter()
@@ -415,16 +452,18 @@ fn build_nights(
                 .filter(|r| r.run.started_at.date_naive() == *date)
                 .map(|r| r.run.run_id)
                 .collect();
-            let cells: Vec<Cell> = verified
-                .iter()
-                .filter(|(run, _)| run.started_at.date_naive() == *date)
-                .map(
-                    |(_, report)| {
-                        if !report.findings.is_empty() { Cell::Fail } else { evidence_cell(report) }
-                    },
-                )
-                .collect();
-            Night { date: *date, runs: of_day, status: cells.into_iter().max().unwrap_or(Cell::NoEvidence) }
+            let status = worst(verified.iter().filter(|(run, _)| run.started_at.date_naive() == *date).map(
+                |(_, report)| {
+                    if report.findings.iter().any(|f| in_zone(zone, f.zone.as_deref())) {
+                        Cell::Fail
+                    } else if report.results.iter().any(|r| r.status == RuleStatus::Error) {
+                        Cell::Error
+                    } else {
+                        evidence_cell(report)
+                    }
+                },
+            ));
+            Night { date: *date, runs: of_day, status }
         })
         .collect()
 }
@@ -432,67 +471,59 @@ fn build_nights(
 fn build_rules(
     dates: &[NaiveDate],
     day_index: &BTreeMap<NaiveDate, usize>,
-    verified: &[(&CoveredRun, &RunReport)],
+    verified: &Verified,
     zone: Option<&str>,
 ) -> Vec<RulePeriod> {
-    let mut rules: BTreeMap<String, RulePeriod> = BTreeMap::new();
-    let mut seen: Vec<Vec<Option<Cell>>> = Vec::new();
-    let mut order: BTreeMap<String, usize> = BTreeMap::new();
+    // In the order of the rule pack, as the first report that has them lists them.
+    let mut rules: Vec<RulePeriod> = Vec::new();
+    let mut cells: Vec<Vec<Option<Cell>>> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for (run, report) in verified {
         let Some(&night) = day_index.get(&run.started_at.date_naive()) else { continue };
         for result in &report.results {
-            let index = *order.entry(result.rule_id.clone()).or_insert_with(|| {
-                seen.push(vec![None; dates.len()]);
-                seen.len() - 1
+            let i = *index.entry(result.rule_id.clone()).or_insert_with(|| {
+                cells.push(vec![None; dates.len()]);
+                rules.push(RulePeriod {
+                    rule_id: result.rule_id.clone(),
+                    title: String::new(),
+                    severity: result.severity,
+                    controls: Vec::new(),
+                    nights: Vec::new(),
+                    status: Cell::NoEvidence,
+                    failed_nights: 0,
+                    passed_nights: 0,
+                    no_evidence_nights: 0,
+                    last_checked: String::new(),
+                });
+                rules.len() - 1
             });
             let cell = rule_cell(report, &result.rule_id, result.status, zone);
-            let slot = &mut seen[index][night];
+            let slot = &mut cells[i][night];
             *slot = Some(slot.map_or(cell, |c| c.max(cell)));
-            let entry = rules.entry(result.rule_id.clone()).or_insert_with(|| RulePeriod {
-                rule_id: result.rule_id.clone(),
-                title: String::new(),
-                severity: result.severity,
-                controls: Vec::new(),
-                nights: Vec::new(),
-                status: Cell::NoEvidence,
-                failed_nights: 0,
-                passed_nights: 0,
-                last_checked: String::new(),
-            });
-            // Newest run wins for the descriptive fields.
-            entry.title = result.title.clone();
-            entry.severity = result.severity;
-            entry.controls = result.controls.clone();
-            entry.last_checked = result.checked.clone();
+            // The newest run wins for the descriptive fields.
+            let rule = &mut rules[i];
+            rule.title = result.title.clone();
+            rule.severity = result.severity;
+            rule.controls = result.controls.clone();
+            rule.last_checked = result.checked.clone();
         }
     }
-    let mut out: Vec<RulePeriod> = rules
-        .into_values()
-        .map(|mut rule| {
-            let cells = &seen[order[&rule.rule_id]];
-            rule.nights = cells.iter().map(|c| c.unwrap_or(Cell::NoEvidence)).collect();
-            rule.status = rule
-                .nights
-                .iter()
-                .copied()
-                .filter(|c| *c != Cell::NoEvidence)
-                .max()
-                .unwrap_or(Cell::NoEvidence);
-            rule.failed_nights = rule.nights.iter().filter(|c| **c == Cell::Fail).count() as u32;
-            rule.passed_nights = rule.nights.iter().filter(|c| **c == Cell::Pass).count() as u32;
-            rule
-        })
-        .collect();
-    // The order of the rule pack is the order of the first report that has them.
-    out.sort_by_key(|r| order[&r.rule_id]);
-    out
+    for (rule, cells) in rules.iter_mut().zip(cells) {
+        rule.nights = cells.into_iter().map(|c| c.unwrap_or(Cell::NoEvidence)).collect();
+        rule.status = worst(rule.nights.iter().copied());
+        let count = |want: Cell| rule.nights.iter().filter(|c| **c == want).count() as u32;
+        rule.failed_nights = count(Cell::Fail);
+        rule.passed_nights = count(Cell::Pass);
+        rule.no_evidence_nights = count(Cell::NoEvidence);
+    }
+    rules
 }
 
 fn build_zones(
     declared: &[String],
     dates: &[NaiveDate],
     day_index: &BTreeMap<NaiveDate, usize>,
-    verified: &[(&CoveredRun, &RunReport)],
+    verified: &Verified,
     zone: Option<&str>,
 ) -> Vec<ZonePeriod> {
     let mut names: Vec<String> = declared.to_vec();
@@ -514,7 +545,7 @@ fn build_zones(
             for (run, report) in verified {
                 let Some(&night) = day_index.get(&run.started_at.date_naive()) else { continue };
                 let of_zone: Vec<_> =
-                    report.findings.iter().filter(|f| f.zone.as_deref() == Some(name.as_str())).collect();
+                    report.findings.iter().filter(|f| in_zone(Some(&name), f.zone.as_deref())).collect();
                 fingerprints.extend(of_zone.iter().map(|f| f.fingerprint.as_str()));
                 let cell = if of_zone.is_empty() {
                     ZoneCell { status: evidence_cell(report), worst: None, findings: 0 }
@@ -539,85 +570,110 @@ fn build_zones(
                 .into_iter()
                 .map(|c| c.unwrap_or(ZoneCell { status: Cell::NoEvidence, worst: None, findings: 0 }))
                 .collect();
-            let status = nights
-                .iter()
-                .map(|c| c.status)
-                .filter(|c| *c != Cell::NoEvidence)
-                .max()
-                .unwrap_or(Cell::NoEvidence);
+            let status = worst(nights.iter().map(|c| c.status));
             ZonePeriod { zone: name, nights, status, findings: fingerprints.len() as u32 }
         })
         .collect()
 }
 
+/// Whether `report` shows that the finding is gone: its rule was evaluated (pass or fail) on complete
+/// evidence and the finding is not among its findings.
+fn shows_resolved(report: &RunReport, rule_id: &str, fingerprint: &str) -> bool {
+    let evaluated = report
+        .results
+        .iter()
+        .any(|r| r.rule_id == rule_id && matches!(r.status, RuleStatus::Pass | RuleStatus::Fail));
+    report.summary.evidence_complete
+        && evaluated
+        && !report.findings.iter().any(|f| f.fingerprint == fingerprint)
+}
+
+fn new_finding(finding: &crate::model::Finding, controls: Vec<String>, first: Sighting) -> FindingPeriod {
+    FindingPeriod {
+        fingerprint: finding.fingerprint.clone(),
+        rule_id: finding.rule_id.clone(),
+        severity: finding.severity,
+        zone: finding.zone.clone(),
+        subject: finding.subject.clone(),
+        message: finding.message.clone(),
+        controls,
+        first_seen: first.clone(),
+        last_seen: first,
+        resolved: None,
+        resolutions: Vec::new(),
+        open_at_end: false,
+        open_hours: 0,
+        seen_in_runs: 0,
+        sightings: Vec::new(),
+        evidence: finding.evidence.clone(),
+        open_before_window: false,
+    }
+}
+
+fn controls_of(report: &RunReport, rule_id: &str) -> Vec<String> {
+    report.results.iter().find(|r| r.rule_id == rule_id).map(|r| r.controls.clone()).unwrap_or_default()
+}
+
 fn build_findings(
-    verified: &[(&CoveredRun, &RunReport)],
+    verified: &Verified,
     before: Option<&RunReport>,
-    until: DateTime<Utc>,
+    horizon: DateTime<Utc>,
     zone: Option<&str>,
 ) -> Vec<FindingPeriod> {
-    let in_scope = |z: &Option<String>| zone.is_none_or(|want| z.as_deref() == Some(want));
-    let carried: BTreeSet<&str> =
-        before.map(|b| b.findings.iter().map(|f| f.fingerprint.as_str()).collect()).unwrap_or_default();
     let mut out: Vec<FindingPeriod> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    // Open episodes: fingerprint -> when the current episode began.
+    let mut open_since: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    // Findings carried into the window are part of it from its first run on, even when that run fixes them.
+    if let Some(before) = before {
+        let sighting = Sighting { run_id: before.run_id, at: before.started_at };
+        for finding in before.findings.iter().filter(|f| in_zone(zone, f.zone.as_deref())) {
+            let mut f = new_finding(finding, controls_of(before, &finding.rule_id), sighting.clone());
+            f.open_before_window = true;
+            index.insert(f.fingerprint.clone(), out.len());
+            open_since.insert(f.fingerprint.clone(), sighting.at);
+            out.push(f);
+        }
+    }
     for (run, report) in verified {
         let sighting = Sighting { run_id: run.run_id, at: run.started_at };
-        let present: BTreeSet<&str> = report.findings.iter().map(|f| f.fingerprint.as_str()).collect();
-        // Resolution: the first verified run after the last sighting that no longer has the finding.
         for f in out.iter_mut() {
-            if f.resolved.is_none() && !present.contains(f.fingerprint.as_str()) {
+            if let Some(since) = open_since.get(&f.fingerprint).copied()
+                && shows_resolved(report, &f.rule_id, &f.fingerprint)
+            {
+                f.open_hours += (sighting.at - since).num_hours().max(0);
                 f.resolved = Some(sighting.clone());
+                f.resolutions.push(sighting.clone());
+                open_since.remove(&f.fingerprint);
             }
         }
-        for finding in report.findings.iter().filter(|f| in_scope(&f.zone)) {
-            let controls = report
-                .results
-                .iter()
-                .find(|r| r.rule_id == finding.rule_id)
-                .map(|r| r.controls.clone())
-                .unwrap_or_default();
-            match index.get(&finding.fingerprint) {
-                Some(&i) => {
-                    let f = &mut out[i];
-                    f.severity = f.severity.max(finding.severity);
-                    f.message = finding.message.clone();
-                    f.last_seen = sighting.clone();
-                    f.resolved = None;
-                    f.seen_in_runs += 1;
-                    f.sightings.push(sighting.clone());
-                    f.evidence = finding.evidence.clone();
-                    f.controls = controls;
-                }
+        for finding in report.findings.iter().filter(|f| in_zone(zone, f.zone.as_deref())) {
+            let i = match index.get(&finding.fingerprint) {
+                Some(&i) => i,
                 None => {
                     index.insert(finding.fingerprint.clone(), out.len());
-                    out.push(FindingPeriod {
-                        fingerprint: finding.fingerprint.clone(),
-                        rule_id: finding.rule_id.clone(),
-                        severity: finding.severity,
-                        zone: finding.zone.clone(),
-                        subject: finding.subject.clone(),
-                        message: finding.message.clone(),
-                        controls,
-                        first_seen: sighting.clone(),
-                        last_seen: sighting.clone(),
-                        resolved: None,
-                        open_at_end: false,
-                        open_hours: 0,
-                        seen_in_runs: 1,
-                        sightings: vec![sighting.clone()],
-                        evidence: finding.evidence.clone(),
-                        open_before_window: carried.contains(finding.fingerprint.as_str()),
-                    });
+                    out.push(new_finding(finding, Vec::new(), sighting.clone()));
+                    out.len() - 1
                 }
-            }
+            };
+            let f = &mut out[i];
+            f.severity = f.severity.max(finding.severity);
+            f.message = finding.message.clone();
+            f.evidence = finding.evidence.clone();
+            f.controls = controls_of(report, &finding.rule_id);
+            f.last_seen = sighting.clone();
+            f.resolved = None;
+            f.seen_in_runs += 1;
+            f.sightings.push(sighting.clone());
+            open_since.entry(finding.fingerprint.clone()).or_insert(sighting.at);
         }
     }
     let last_run = verified.last().map(|(run, _)| run.run_id);
     for f in &mut out {
+        if let Some(since) = open_since.get(&f.fingerprint) {
+            f.open_hours += (horizon - *since).num_hours().max(0);
+        }
         f.open_at_end = f.resolved.is_none() && Some(f.last_seen.run_id) == last_run;
-        let end = f.resolved.as_ref().map_or(until, |r| r.at);
-        f.open_hours = (end - f.first_seen.at).num_hours().max(0);
     }
     out
 }
@@ -677,18 +733,18 @@ fn build_gaps(
             });
         }
     }
-    gaps.sort_by(|a, b| (a.date, a.run_id, a.kind).cmp(&(b.date, b.run_id, b.kind)));
+    gaps.sort_by_key(|g| (g.date, g.run_id, g.kind));
     gaps
 }
 
-fn build_drift(
-    before: Option<&RunReport>,
-    verified: &[(&CoveredRun, &RunReport)],
-    zone: Option<&str>,
-) -> Vec<DriftEvent> {
-    let in_scope = |z: &Option<String>| zone.is_none_or(|want| z.as_deref() == Some(want));
+fn build_drift(before: Option<&RunReport>, verified: &Verified, zone: Option<&str>) -> Vec<DriftEvent> {
     let fingerprints = |report: &RunReport| -> BTreeSet<String> {
-        report.findings.iter().filter(|f| in_scope(&f.zone)).map(|f| f.fingerprint.clone()).collect()
+        report
+            .findings
+            .iter()
+            .filter(|f| in_zone(zone, f.zone.as_deref()))
+            .map(|f| f.fingerprint.clone())
+            .collect()
     };
     let mut previous: Option<BTreeSet<String>> = before.map(fingerprints);
     let mut events = Vec::new();
@@ -712,37 +768,33 @@ fn summarise(
     findings: &[FindingPeriod],
     gaps: &[EvidenceGap],
 ) -> PeriodSummary {
-    let nights_with_evidence = nights.iter().filter(|n| n.status != Cell::NoEvidence).count() as u32;
+    let count = |f: &dyn Fn(&Night) -> bool| nights.iter().filter(|n| f(n)).count() as u32;
+    let nights_with_evidence = count(&|n| n.status != Cell::NoEvidence);
+    let nights_partial = count(&|n| n.status == Cell::Partial);
+    let not_monitored: BTreeSet<NaiveDate> =
+        gaps.iter().filter(|g| g.kind == GapKind::NotMonitored).map(|g| g.date).collect();
+    let nights_not_monitored = not_monitored.len() as u32;
     let runs_verified = runs.iter().filter(|r| r.run.verification.trusted()).count() as u32;
     let rules_failed = rules.iter().filter(|r| r.status == Cell::Fail).count() as u32;
     let open = findings.iter().filter(|f| f.open_at_end).count() as u32;
     let resolved = findings.iter().filter(|f| f.resolved.is_some()).count() as u32;
-    let worst = findings.iter().map(|f| f.severity).max();
-    let missing = nights.len() as u32 - nights_with_evidence;
-    let verdict = match (findings.len(), missing) {
-        (0, 0) => format!(
-            "Isolation held on every one of the {} nights, with verified evidence for each.",
-            nights.len()
-        ),
-        (0, m) => format!(
-            "No finding on the {nights_with_evidence} nights with verified evidence; {m} of {} nights have no evidence.",
-            nights.len()
-        ),
-        (n, m) => {
-            let gaps = if m == 0 {
-                String::new()
-            } else {
-                format!("; {m} of {} nights have no evidence", nights.len())
-            };
-            format!(
-                "Isolation was broken at some point: {n} finding(s), worst {}, {open} still open at the end{gaps}.",
-                worst.map_or("none", Severity::as_str)
-            )
-        }
-    };
+    let worst_severity = findings.iter().map(|f| f.severity).max();
+    let total = nights.len() as u32;
+    let verdict = verdict(&VerdictFacts {
+        total,
+        with_evidence: nights_with_evidence,
+        partial: nights_partial,
+        not_monitored: nights_not_monitored,
+        findings: findings.len() as u32,
+        serious: findings.iter().filter(|f| f.severity >= Severity::High).count() as u32,
+        open,
+        worst: worst_severity,
+    });
     PeriodSummary {
-        nights: nights.len() as u32,
+        nights: total,
         nights_with_evidence,
+        nights_partial,
+        nights_not_monitored,
         runs: runs.len() as u32,
         runs_verified,
         rules: rules.len() as u32,
@@ -750,10 +802,63 @@ fn summarise(
         findings: findings.len() as u32,
         findings_open_at_end: open,
         findings_resolved: resolved,
-        worst_severity: worst,
+        worst_severity,
         gaps: gaps.len() as u32,
         verdict,
     }
+}
+
+struct VerdictFacts {
+    total: u32,
+    with_evidence: u32,
+    partial: u32,
+    not_monitored: u32,
+    findings: u32,
+    /// Findings of severity high or critical: what "isolation was broken" means.
+    serious: u32,
+    open: u32,
+    worst: Option<Severity>,
+}
+
+/// One sentence a compliance officer reads first: what was found, then how much of the window the
+/// evidence covers. It claims only what the verified evidence shows.
+fn verdict(v: &VerdictFacts) -> String {
+    let found = if v.with_evidence == 0 {
+        "No verified evidence in this window".to_string()
+    } else if v.serious > 0 {
+        format!(
+            "Zone isolation was broken at some point: {} finding(s), worst {}, {} still open at the end",
+            v.findings,
+            v.worst.map_or("none", Severity::as_str),
+            v.open
+        )
+    } else if v.findings > 0 {
+        format!(
+            "No high or critical finding; {} lower-severity finding(s), worst {}, {} still open at the end",
+            v.findings,
+            v.worst.map_or("none", Severity::as_str),
+            v.open
+        )
+    } else {
+        format!("No finding on the {} night(s) with verified evidence", v.with_evidence)
+    };
+    let missing = v.total - v.with_evidence;
+    let mut coverage = Vec::new();
+    if missing > 0 {
+        let before = if v.not_monitored > 0 {
+            format!(" ({} before monitoring began)", v.not_monitored)
+        } else {
+            String::new()
+        };
+        coverage.push(format!("{missing} of {} nights have no evidence{before}", v.total));
+    }
+    if v.partial > 0 {
+        coverage.push(format!("{} night(s) had incomplete evidence (a source failed)", v.partial));
+    }
+    if coverage.is_empty() && v.with_evidence > 0 {
+        coverage.push(format!("verified evidence for all {} nights", v.total));
+    }
+    format!("{}; {}.", found, coverage.join("; "))
 }
 
 pub mod signed;
