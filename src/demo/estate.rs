@@ -35,8 +35,8 @@
 //!                            older (counters, uptimes, the day's firewall log)
 //! ```
 //!
-//! `zoneaudit demo` ends its calendar yesterday, so a period report written right after it (`report
-//! --since 30d`) finds its runs; the tests use a fixed calendar (night 1 on 2026-11-24).
+//! `zoneaudit demo` ends its calendar at the latest 02:00 UTC that has passed, so a period report
+//! written right after it (`report --since 30d`) finds its runs; the tests use a fixed calendar (night 1 on 2026-11-24).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;

@@ -22,7 +22,7 @@ use estate::Calendar;
 
 pub fn run(dir: Option<&Path>, nights: u32) -> Result<u8, CliError> {
     let dir = prepare_dir(dir)?;
-    let calendar = Calendar::ending_before(Utc::now().date_naive(), nights);
+    let calendar = Calendar::ending_before(day_after_last_night(Utc::now()), nights);
     println!(
         "zoneaudit demo: {nights} nights of the example estate `demo-dc1` (zones yellow, blue, green), {} to {}",
         calendar.first_night(),
@@ -78,5 +78,29 @@ fn prepare_dir(dir: Option<&Path>) -> Result<PathBuf, CliError> {
             .tempdir()
             .map(|t| t.keep())
             .map_err(|e| CliError::operational(format!("creating a temporary directory: {e}"))),
+    }
+}
+
+/// The demo's last night is the most recent 02:00 UTC that has passed (this morning, or yesterday
+/// before 02:00), so `report --since 30d` right after `demo --nights 30` covers all thirty nights
+/// and no run lies in the future.
+fn day_after_last_night(now: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    let today = now.date_naive();
+    let two_am = today.and_hms_opt(2, 0, 0).expect("02:00 exists").and_utc();
+    if now >= two_am { today + chrono::Days::new(1) } else { today }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_night_is_the_latest_two_am_that_has_passed() {
+        let at = |s: &str| s.parse::<chrono::DateTime<Utc>>().unwrap();
+        let calendar = |now: &str| Calendar::ending_before(day_after_last_night(at(now)), 3);
+        assert_eq!(calendar("2026-11-27T18:00:00Z").night(3).date().to_string(), "2026-11-27");
+        assert_eq!(calendar("2026-11-27T02:00:00Z").night(3).date().to_string(), "2026-11-27");
+        assert_eq!(calendar("2026-11-27T01:59:59Z").night(3).date().to_string(), "2026-11-26");
+        assert_eq!(calendar("2026-11-27T18:00:00Z").first_night().to_string(), "2026-11-25");
     }
 }

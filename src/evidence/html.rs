@@ -359,9 +359,10 @@ fn write_verdict(out: &mut String, r: &PeriodReport) -> std::fmt::Result {
     if s.nights_not_monitored > 0 {
         night_notes.push(format!("{} before monitoring began", s.nights_not_monitored));
     }
-    let nights_label = match night_notes.is_empty() {
-        true => "nights with evidence".to_string(),
-        false => format!("nights with evidence<br>{}", night_notes.join(", ")),
+    let nights_label = if night_notes.is_empty() {
+        "nights with evidence".to_string()
+    } else {
+        format!("nights with evidence<br>{}", night_notes.join(", "))
     };
     let tiles: [(String, String, bool); 8] = [
         (
@@ -1138,6 +1139,28 @@ mod tests {
         let mut filtered = report.clone();
         filtered.zone_filter = Some("yellow<".into());
         assert!(render(&filtered).contains("<dt>Zone filter</dt><dd><strong>yellow&lt;</strong>"));
+    }
+
+    #[test]
+    fn a_finding_that_came_back_has_one_bar_per_episode() {
+        let mut report = sample::period();
+        let leak = report.findings.iter_mut().find(|f| f.subject == LEAK_SUBJECT).unwrap();
+        // Seen by run 12, gone in run 13, back in run 14 and still there at the end.
+        let run = |id: i64, date: &str| crate::evidence::period::Sighting {
+            run_id: id,
+            at: format!("{date}T02:00:00Z").parse().unwrap(),
+        };
+        leak.sightings = vec![run(12, "2024-07-11"), run(14, "2024-07-14")];
+        leak.last_seen = run(14, "2024-07-14");
+        leak.resolutions = vec![run(13, "2024-07-13")];
+        leak.resolved = None;
+        leak.open_at_end = true;
+        let html = render(&report);
+        let start = html.find("<g><title>ZI-ROUTE-LEAK").expect("the leak's timeline row");
+        let row = &html[start..start + html[start..].find("</g>").unwrap()];
+        assert_eq!(row.matches("<rect ").count(), 2, "two episodes: {row}");
+        assert_eq!(row.matches("<path ").count(), 1, "the second is open at the end: {row}");
+        assert!(html.contains("came back after 1 resolution(s)"));
     }
 
     #[test]

@@ -52,6 +52,7 @@ use crate::model::{
     Facts, Finding, Origin, PayloadRef, Rejects, RuleResult, RuleStatus, Severity, SourceRun, SourceStatus,
 };
 pub use cursor::FileCursor;
+pub use evidence_refs::{PayloadCheck, RunRows};
 use lock::RunLock;
 
 /// How long a write waits for another connection's write lock, and `begin_run` for the run lock.

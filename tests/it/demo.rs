@@ -125,7 +125,7 @@ fn findings_and_runs_list_the_demo_history() {
 }
 
 #[test]
-fn demo_nights_end_yesterday_and_repeat_the_unapproved_flow_from_night_three_on() {
+fn demo_nights_end_at_the_last_two_am_and_repeat_the_unapproved_flow_from_night_three_on() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(&["demo", "--nights", "5", "--dir", dir.path().to_str().unwrap()]);
     assert_eq!(out.code, 0, "demo --nights 5 failed:\n{}", out.all());
@@ -142,9 +142,16 @@ fn demo_nights_end_yesterday_and_repeat_the_unapproved_flow_from_night_three_on(
     let started: Vec<String> =
         runs.as_array().unwrap().iter().map(|r| r["startedAt"].as_str().unwrap().to_string()).collect();
     // Relative to the day the demo ran: so a `report --since 30d` right after covers every night.
-    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    // The last night is the latest 02:00 UTC that has passed.
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let last = if now.time() >= chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap() {
+        today
+    } else {
+        today - chrono::Days::new(1)
+    };
     let expected: Vec<String> =
-        (0..5u64).rev().map(|back| format!("{}T02:00:00Z", yesterday - chrono::Days::new(back))).collect();
+        (0..5u64).rev().map(|back| format!("{}T02:00:00Z", last - chrono::Days::new(back))).collect();
     assert_eq!(started, expected);
 
     for id in ["4", "5"] {
