@@ -13,12 +13,12 @@
 //!    verify      how to check the signed forms without trusting this page
 //! ```
 //!
-//! Self-contained means nothing is fetched: the Content-Security-Policy allows inline styles only, so
-//! even a page altered later cannot load anything. Every string that came from the report (names,
-//! subjects, messages, locators, excerpts, errors) passes through [`escape`]; attribute values are
-//! always double-quoted, so the same escaping is enough for them. The output is a pure function of
-//! the report: no clock, no hash map order, fixed float formatting, so the same report gives the
-//! same bytes.
+//! Self-contained means nothing is fetched: the page refers to nothing outside itself, and its
+//! Content-Security-Policy allows inline styles only, a second fence should markup ever get
+//! through. Every string that came from the report (names, subjects, messages, locators, excerpts,
+//! errors) passes through [`escape`]; attribute values are always double-quoted, so the same
+//! escaping is enough for them. The output is a pure function of the report: no clock, no hash map
+//! order, fixed float formatting, so the same report gives the same bytes.
 //!
 //! Print: A4 landscape (a 30-night calendar needs the width), big sections start on a new page,
 //! table headers repeat on each page and colours are printed as they are (`print-color-adjust`).
@@ -42,9 +42,9 @@ pub fn render(report: &PeriodReport) -> String {
 
 /// HTML-escape untrusted text for element content and double-quoted attribute values.
 ///
-/// Besides the five markup characters, C0 controls (parse errors in HTML, and invisible) become
-/// U+FFFD, and bidirectional overrides become a visible `[U+202E]`, so network text cannot make a
-/// subject read differently from what it is.
+/// Besides the five markup characters, control characters other than tab and line ends (parse
+/// errors in HTML, and invisible) become U+FFFD, and bidirectional overrides become a visible
+/// `[U+202E]`, so network text cannot make a subject read differently from what it is.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars() {
@@ -54,7 +54,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            '\n' | '\t' => out.push(c),
+            '\n' | '\r' | '\t' => out.push(c),
             '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
                 let _ = write!(out, "[U+{:04X}]", c as u32);
             }
@@ -307,11 +307,14 @@ footer { margin-top: 28px; font-size: 11px; color: #5a6570; border-top: 1px soli
 @media print {
   body { margin: 0; max-width: none; padding: 0; font-size: 10pt; }
   nav.contents { display: none; }
-  section.newpage { break-before: page; }
+  .newpage { break-before: page; }
   h2 { margin-top: 0; }
   h2, h3, caption { break-after: avoid; }
   thead { display: table-header-group; }
-  tr, .tiles li, .evidence, ul.legend, svg.timeline { break-inside: avoid; }
+  tr, .tiles li, .evidence, ul.legend, svg.timeline, table.matrix { break-inside: avoid; }
+  .tiles li { min-width: 0; padding: 4px 10px; }
+  .tiles .n { font-size: 18px; }
+  table.matrix th.row { width: 360px; min-width: 360px; max-width: 360px; }
   article.finding { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
@@ -545,7 +548,7 @@ fn write_findings(out: &mut String, r: &PeriodReport) -> std::fmt::Result {
     )?;
     write_timeline(out, r)?;
     write_findings_table(out, r)?;
-    writeln!(out, "<h3>Evidence per finding</h3>")?;
+    writeln!(out, "<h3 class=\"newpage\">Evidence per finding</h3>")?;
     writeln!(
         out,
         "<p>The evidence of the last run that saw each finding: the source, the SHA-256 of the raw payload it \
@@ -699,7 +702,7 @@ fn write_timeline_row(
 
 fn sighting_text(at: DateTime<Utc>, run_id: i64) -> String {
     format!(
-        "{}<br>{}<br><span class=\"muted\">run {run_id}</span>",
+        "<span class=\"nowrap\">{}</span><br><span class=\"nowrap\">{}</span><br><span class=\"muted\">run {run_id}</span>",
         at.format("%Y-%m-%d"),
         at.format("%H:%M UTC")
     )
@@ -1016,7 +1019,7 @@ mod tests {
         assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
         assert_eq!(escape("a\u{0}b\u{1b}[31m"), "a\u{fffd}b\u{fffd}[31m");
         assert_eq!(escape("leaf1\u{202e}1fael"), "leaf1[U+202E]1fael");
-        assert_eq!(escape("line 1\nline 2"), "line 1\nline 2");
+        assert_eq!(escape("line 1\r\nline 2\tx"), "line 1\r\nline 2\tx");
     }
 
     #[test]
@@ -1105,8 +1108,8 @@ mod tests {
         assert!(html.contains("<dt>Source</dt><dd><strong>leaf1</strong></dd>"));
         assert!(html.contains("sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"));
         // The leak: first seen run 12, resolved by run 14, 3 days; the flow is still open.
-        assert!(html.contains("2024-07-11<br>02:00 UTC<br><span class=\"muted\">run 12</span>"));
-        assert!(html.contains("2024-07-14<br>02:00 UTC<br><span class=\"muted\">run 14</span>"));
+        assert!(html.contains("2024-07-11</span><br><span class=\"nowrap\">02:00 UTC</span><br><span class=\"muted\">run 12</span>"));
+        assert!(html.contains("2024-07-14</span><br><span class=\"nowrap\">02:00 UTC</span><br><span class=\"muted\">run 14</span>"));
         assert!(html.contains("<td>3 d<br><span class=\"muted\">72 h</span></td>"));
         assert!(html.contains("<span class=\"badge open\">open at end</span>"));
         assert_eq!(html.matches("<rect ").count(), 2, "one timeline bar per finding");

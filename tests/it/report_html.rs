@@ -195,8 +195,13 @@ fn compliance_officer_sees_matrix_findings_evidence_and_verdict_in_the_browser_a
     );
     let text = pdf_text(&pdf);
     let flat = squeezed(&text);
+    // Each zone heads a calendar row with its number of findings.
+    let zones: Vec<&str> = period.zones.iter().map(|z| z.zone.as_str()).collect();
+    assert_eq!(zones.len(), 3, "zones of the demo: {zones:?}");
     for zone in ["yellow", "blue", "green"] {
-        assert!(text.contains(zone), "zone {zone} is not in the printed report:\n{text}");
+        let row = period.zones.iter().find(|z| z.zone == zone).expect("a demo zone");
+        let label = format!("{zone} {} finding(s)", row.findings);
+        assert!(text.contains(&label), "calendar row {label:?} is not in the printed report:\n{text}");
     }
     // Every night of the window heads a calendar column, including nights without a run.
     // 30 days back from now: 29 whole UTC days, plus today's when a run started today.
