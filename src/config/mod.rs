@@ -5,9 +5,13 @@
 //! zone tries built, selectors parsed, paths resolved against the config file's directory.
 //! Every error names the file, the line and the field.
 
+mod alerts;
 pub mod raw;
 mod source;
 
+pub use alerts::{
+    Alerts, Channel, EmailTarget, Route, SmtpTls, Target, WebhookFormat, WebhookTarget, WebhookUrl,
+};
 pub use source::{
     ApiGroup, Collection, ExecSpec, HttpSpec, KubeAccess, KubernetesSpec, NodeStatusStrategy, SecretRef,
     SourceKind, SourceSpec, Transport,
@@ -105,6 +109,7 @@ pub struct Settings {
     pub rule_packs: Vec<RulePackRef>,
     pub signing: Option<Signing>,
     pub collection: Collection,
+    pub alerts: Alerts,
 }
 
 impl Settings {
@@ -303,6 +308,10 @@ impl Validator<'_> {
             };
             Signing { key_file, public_keys }
         });
+        let alerts = {
+            let zone_names: Vec<&str> = zones.keys().map(String::as_str).collect();
+            self.alerts(raw.alerts.as_ref(), &zone_names)?
+        };
         Ok(Settings {
             file: PathBuf::from(self.file),
             digest,
@@ -316,6 +325,7 @@ impl Validator<'_> {
             rule_packs,
             signing,
             collection: self.collection(raw.collection.as_ref())?,
+            alerts,
         })
     }
 

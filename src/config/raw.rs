@@ -27,6 +27,79 @@ pub struct RawConfig {
     pub signing: Option<RawSigning>,
     #[serde(default)]
     pub collection: Option<RawCollection>,
+    #[serde(default)]
+    pub alerts: Option<RawAlerts>,
+}
+
+/// Drift alerts: where they go and how they are delivered.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAlerts {
+    /// Re-notify unresolved critical findings after this long (default 7d).
+    #[serde(default)]
+    pub repeat_interval: Option<Text>,
+    /// Attempts per delivery within one run (default 4).
+    #[serde(default)]
+    pub attempts: Option<Spanned<u32>>,
+    /// First retry delay, doubled per attempt (default 1s).
+    #[serde(default)]
+    pub backoff: Option<Text>,
+    /// Per attempt (default 10s).
+    #[serde(default)]
+    pub timeout: Option<Text>,
+    #[serde(default)]
+    pub channels: Vec<Spanned<RawChannel>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawChannel {
+    pub name: Text,
+    /// `email` or `webhook`.
+    #[serde(rename = "type")]
+    pub kind: Text,
+    /// Routing: only events of at least this severity (default low; drift counts as medium).
+    #[serde(default)]
+    pub min_severity: Option<Text>,
+    #[serde(default)]
+    pub zones: Vec<Text>,
+    #[serde(default)]
+    pub rules: Vec<Text>,
+    /// new, resolved, drift, reminder (default all).
+    #[serde(default)]
+    pub events: Vec<Text>,
+    // email
+    /// `smtp://host:port` (STARTTLS) or `smtps://host:port` (implicit TLS).
+    #[serde(default)]
+    pub smtp: Option<Text>,
+    /// `starttls` (default for smtp://), `tls` (default for smtps://) or `none` (explicit, noted).
+    #[serde(default)]
+    pub tls: Option<Text>,
+    #[serde(default)]
+    pub from: Option<Text>,
+    #[serde(default)]
+    pub to: Vec<Text>,
+    #[serde(default)]
+    pub username: Option<Text>,
+    #[serde(default)]
+    pub password_file: Option<Text>,
+    #[serde(default)]
+    pub password_env: Option<Text>,
+    // webhook
+    /// `generic` (default), `slack` or `alertmanager`.
+    #[serde(default)]
+    pub format: Option<Text>,
+    #[serde(default)]
+    pub url: Option<Text>,
+    /// The URL from a file (Slack webhook URLs are secrets).
+    #[serde(default)]
+    pub url_file: Option<Text>,
+    /// HMAC-SHA256 secret for `X-Zoneaudit-Signature` (generic).
+    #[serde(default)]
+    pub secret_file: Option<Text>,
+    // both
+    #[serde(default)]
+    pub ca_file: Option<Text>,
 }
 
 /// How live collection behaves across sources.

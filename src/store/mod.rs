@@ -28,6 +28,7 @@
 
 mod cursor;
 mod evidence_refs;
+mod outbox;
 mod lock;
 mod schema;
 #[cfg(test)]
@@ -53,6 +54,7 @@ use crate::model::{
 };
 pub use cursor::FileCursor;
 pub use evidence_refs::{PayloadCheck, RunRows};
+pub use outbox::{Baseline, DeliveryState, OutboxRow};
 use lock::RunLock;
 
 /// How long a write waits for another connection's write lock, and `begin_run` for the run lock.

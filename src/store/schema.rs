@@ -140,6 +140,43 @@ CREATE TABLE log_cursors (
 CREATE INDEX log_cursors_source ON log_cursors (source);
 "#,
     ),
+    // 3: drift alerts (see `outbox.rs`).
+    M::up(
+        r#"
+-- Notifications, written in the transaction that records the run's findings; never deleted by a
+-- delivery, only marked. The message is the alert as JSON (no secrets: no URLs, no credentials).
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    channel         TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    message         TEXT NOT NULL CHECK (json_valid(message)),
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered')),
+    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    last_attempt_at TEXT,
+    delivered_at    TEXT
+) STRICT;
+CREATE INDEX outbox_state ON outbox (state);
+
+-- When each channel last heard of each finding or topology item: the repeat interval counts from it.
+CREATE TABLE notified (
+    channel     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    notified_at TEXT NOT NULL,
+    PRIMARY KEY (channel, key)
+) STRICT;
+
+-- The accepted topology baseline (one row): what drift is measured against.
+CREATE TABLE baseline (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    run_id      INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    accepted_at TEXT NOT NULL,
+    items       TEXT NOT NULL CHECK (json_valid(items))
+) STRICT;
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
