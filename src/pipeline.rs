@@ -56,6 +56,10 @@ pub struct RunOutcome {
     pub report_file: Option<PathBuf>,
     pub markdown_file: Option<PathBuf>,
     pub report_digest: Option<String>,
+    /// Notifications this run queued (one per channel that had something to tell).
+    pub alerts_queued: usize,
+    /// What the delivery pass after the run did (all pending notifications, older ones included).
+    pub delivery: Option<crate::alert::deliver::DeliveryReport>,
 }
 
 impl RunOutcome {
@@ -151,15 +155,32 @@ pub async fn run(
             report_file: None,
             markdown_file: None,
             report_digest: None,
+            alerts_queued: 0,
+            delivery: None,
         });
     };
     let evaluation = rules::evaluate(
         &packs,
         &AuditInput { settings, facts: &facts, sources: &sources, now: opts.started_at },
     );
-    store.record_evaluation(run_id, &evaluation.results, &evaluation.findings)?;
     let previous = previous_findings(store, run_id)?;
     let (new, resolved, persisting) = drift(&previous, &evaluation.findings);
+    let messages = alert_messages(
+        store,
+        settings,
+        &AlertInput {
+            run_id,
+            started_at: opts.started_at,
+            facts: &facts,
+            results: &evaluation.results,
+            evidence_complete,
+            new: &new,
+            resolved: &resolved,
+            persisting: &persisting,
+        },
+    )?;
+    // Findings and the notifications about them commit together: never one without the other.
+    store.record_evaluation_with_alerts(run_id, &evaluation.results, &evaluation.findings, &messages)?;
     let finished_at = finished();
     let report = RunReport {
         schema: crate::evidence::report::SCHEMA.to_string(),
@@ -190,6 +211,13 @@ pub async fn run(
     write_file(&markdown_file, markdown.as_bytes())?;
     store.record_report(run_id, &signed.digest, &signed.json, &markdown)?;
     store.finish_run(run_id, finished_at, RunStatus::Complete, evidence_complete)?;
+    // Delivery comes after the run is recorded: a receiver that is down costs a retry later, never
+    // the evidence. Older pending notifications go out too.
+    let delivery = if settings.alerts.channels.is_empty() && messages.is_empty() {
+        None
+    } else {
+        Some(crate::alert::deliver::deliver_pending(store, &settings.alerts).await?)
+    };
     Ok(RunOutcome {
         run_id,
         started_at: opts.started_at,
@@ -203,7 +231,87 @@ pub async fn run(
         report_file: Some(report_file),
         markdown_file: Some(markdown_file),
         report_digest: Some(signed.digest),
+        alerts_queued: messages.len(),
+        delivery,
     })
+}
+
+/// What [`alert_messages`] needs of the run.
+struct AlertInput<'a> {
+    run_id: i64,
+    started_at: DateTime<Utc>,
+    facts: &'a Facts,
+    results: &'a [RuleResult],
+    evidence_complete: bool,
+    new: &'a [Finding],
+    resolved: &'a [Finding],
+    persisting: &'a [Finding],
+}
+
+/// The run's notifications, one per channel with something to tell. A finding counts as resolved
+/// only when this run evaluated its rule on complete evidence: a source that failed hides findings,
+/// it does not fix them.
+fn alert_messages(
+    store: &Store,
+    settings: &Settings,
+    run: &AlertInput<'_>,
+) -> Result<Vec<crate::alert::AlertMessage>, PipelineError> {
+    use crate::alert::{drift, route};
+    if settings.alerts.channels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let history: std::collections::HashMap<String, crate::store::FindingHistory> =
+        store.finding_history()?.into_iter().map(|h| (h.fingerprint.clone(), h)).collect();
+    let evaluated = |rule: &str| {
+        run.results.iter().any(|r| {
+            r.rule_id == rule
+                && matches!(r.status, crate::model::RuleStatus::Pass | crate::model::RuleStatus::Fail)
+        })
+    };
+    let resolved: Vec<route::ResolvedFinding> = run
+        .resolved
+        .iter()
+        .filter(|f| run.evidence_complete && evaluated(&f.rule_id))
+        .map(|f| route::ResolvedFinding {
+            finding: f.clone(),
+            last_seen: history.get(&f.fingerprint).map_or(run.started_at, |h| h.last_seen_at),
+        })
+        .collect();
+    let open: Vec<route::OpenFinding<'_>> = run
+        .persisting
+        .iter()
+        .map(|f| route::OpenFinding {
+            finding: f,
+            first_seen: history.get(&f.fingerprint).map_or(run.started_at, |h| h.first_seen_at),
+        })
+        .collect();
+    let topology_drift = match store.baseline()? {
+        Some(baseline) => {
+            let mut now = drift::compare(&baseline.items, &drift::topology(run.facts, settings));
+            if !run.evidence_complete {
+                // A source that failed delivered none of its sessions and prefixes: they are
+                // unseen, not gone.
+                now.vanished.clear();
+            }
+            let before = match previous_complete_run(store, run.run_id)? {
+                Some(id) => drift::compare(&baseline.items, &drift::topology(&store.facts(id)?, settings)),
+                None => drift::TopologyDrift::default(),
+            };
+            Some(newly_drifted(now, &before))
+        }
+        None => None,
+    };
+    let changes = route::RunChanges {
+        cluster: &settings.cluster,
+        run_id: run.run_id,
+        run_started_at: run.started_at,
+        new: run.new.iter().collect(),
+        resolved,
+        open,
+        drift: topology_drift.as_ref(),
+    };
+    let last_notified = |channel: &str, key: &str| store.last_notified(channel, key).ok().flatten();
+    Ok(route::messages(&changes, &settings.alerts, &last_notified, run.started_at))
 }
 
 fn log_source(run: &SourceRun) {
@@ -216,6 +324,31 @@ fn log_source(run: &SourceRun) {
             "source incomplete"
         ),
     }
+}
+
+/// Drift against the baseline that the previous run did not already show: told once, when it
+/// appears, not every night it persists.
+fn newly_drifted(
+    now: crate::alert::drift::TopologyDrift,
+    before: &crate::alert::drift::TopologyDrift,
+) -> crate::alert::drift::TopologyDrift {
+    let keys = |items: &[crate::alert::drift::TopologyItem]| -> BTreeSet<String> {
+        items.iter().map(|i| i.key.clone()).collect()
+    };
+    let (appeared_before, vanished_before) = (keys(&before.appeared), keys(&before.vanished));
+    crate::alert::drift::TopologyDrift {
+        appeared: now.appeared.into_iter().filter(|i| !appeared_before.contains(&i.key)).collect(),
+        vanished: now.vanished.into_iter().filter(|i| !vanished_before.contains(&i.key)).collect(),
+    }
+}
+
+fn previous_complete_run(store: &Store, run_id: i64) -> Result<Option<i64>, PipelineError> {
+    Ok(store
+        .runs()?
+        .into_iter()
+        .rev()
+        .find(|r| r.id < run_id && r.status == RunStatus::Complete)
+        .map(|r| r.id))
 }
 
 /// Findings of the newest complete, evaluated run before this one.

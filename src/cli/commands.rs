@@ -37,7 +37,14 @@ pub(super) type CmdResult = Result<u8, CliError>;
 
 pub fn run(cli: Cli) -> CmdResult {
     match &cli.command {
-        Command::Demo { dir, nights } => crate::demo::run(dir.as_deref(), *nights),
+        Command::Demo { dir, nights, smtp, webhook } => crate::demo::run(
+            dir.as_deref(),
+            *nights,
+            crate::demo::Alerting { smtp: smtp.clone(), webhook: webhook.clone() },
+        ),
+        Command::Alerts { command } => super::alerts::alerts(&cli, command),
+        Command::Baseline { command } => super::alerts::baseline(&cli, command),
+        Command::Diff { from, to } => super::alerts::diff(&cli, *from, *to),
         Command::Run(args) => run_job(&cli, args),
         Command::Collect { sources, record } => collect(&cli, sources, record.as_deref()),
         Command::Audit { run, output } => audit(&cli, *run, *output),
@@ -527,6 +534,15 @@ pub fn print_outcome(o: &RunOutcome) {
     }
     if let Some(p) = &o.report_file {
         println!("  report: {}", p.display());
+    }
+    if let Some(d) = &o.delivery {
+        println!(
+            "  alerts: {} queued by this run; {} delivered, {} still pending",
+            o.alerts_queued, d.delivered, d.still_pending
+        );
+        for (id, channel, error) in &d.failures {
+            println!("    alert {id} to {channel} pending: {error}");
+        }
     }
 }
 

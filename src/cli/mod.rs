@@ -3,6 +3,7 @@
 //! Exit codes: 0 ok; 1 findings at or above `--fail-on` (or a verification failure);
 //! 2 usage, config or operational error; 3 evidence incomplete (a source failed).
 
+mod alerts;
 mod commands;
 mod report;
 
@@ -64,6 +65,13 @@ pub enum Command {
         /// How many nights to run (at least 3; nights after the third keep night 3's state).
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(3..=400))]
         nights: u32,
+        /// Send the demo's alerts by email to this SMTP server (smtp://HOST:PORT, no TLS, for a local
+        /// test server; smtps://HOST:PORT for implicit TLS).
+        #[arg(long)]
+        smtp: Option<String>,
+        /// POST the demo's alerts to this URL (generic JSON webhook).
+        #[arg(long)]
+        webhook: Option<String>,
     },
     /// The nightly job: collect, store, evaluate, sign the report.
     Run(RunArgs),
@@ -119,6 +127,25 @@ pub enum Command {
     Keygen {
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Notifications in the outbox: list their delivery state, or deliver what is pending.
+    Alerts {
+        #[command(subcommand)]
+        command: AlertsCommand,
+    },
+    /// The topology baseline that drift alerts compare against.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+    /// What changed between two runs: findings new / resolved / persisting, and topology drift.
+    Diff {
+        /// Default: the complete run before --to.
+        #[arg(long)]
+        from: Option<i64>,
+        /// Default: the latest complete run.
+        #[arg(long)]
+        to: Option<i64>,
     },
     /// A period report over every run of a window, for compliance officers.
     Report(ReportArgs),
@@ -195,5 +222,28 @@ pub enum RunsCommand {
         id: i64,
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// The newest notifications with their delivery state and last error.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(short, long, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+    /// Deliver every pending notification now (the nightly run does this too).
+    Flush,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// Accept a run's topology (BGP sessions, VRF prefixes, firewall zone pairs) as the baseline.
+    Accept {
+        /// Default: the latest complete run.
+        #[arg(long)]
+        run: Option<i64>,
     },
 }

@@ -20,7 +20,46 @@ use crate::pipeline::{self, ReportSink, RunOptions};
 use crate::store::Store;
 use estate::Calendar;
 
-pub fn run(dir: Option<&Path>, nights: u32) -> Result<u8, CliError> {
+/// Where the demo's alerts go (`demo --smtp URL --webhook URL`); none by default.
+#[derive(Debug, Clone, Default)]
+pub struct Alerting {
+    pub smtp: Option<String>,
+    pub webhook: Option<String>,
+}
+
+impl Alerting {
+    /// The `alerts:` section for the demo's config, or nothing.
+    fn config_yaml(&self) -> String {
+        let mut y = String::new();
+        if self.smtp.is_none() && self.webhook.is_none() {
+            return y;
+        }
+        y.push_str("alerts:\n  attempts: 3\n  backoff: 500ms\n  timeout: 5s\n  channels:\n");
+        if let Some(url) = &self.smtp {
+            // A local test server (e.g. `python3 -m aiosmtpd -n -l 127.0.0.1:8025`) speaks plain SMTP:
+            // smtp:// is sent without TLS here, smtps:// with implicit TLS.
+            let tls = if url.starts_with("smtps://") { "tls" } else { "none" };
+            y.push_str(&format!(
+                "    - name: demo-mail\n      type: email\n      smtp: {}\n      tls: {tls}\n      from: zoneaudit@demo-dc1.example\n      to: [netops@demo-dc1.example, compliance@demo-dc1.example]\n",
+                yaml_string(url)
+            ));
+        }
+        if let Some(url) = &self.webhook {
+            y.push_str(&format!(
+                "    - name: demo-webhook\n      type: webhook\n      format: generic\n      url: {}\n",
+                yaml_string(url)
+            ));
+        }
+        y
+    }
+}
+
+/// A YAML double-quoted scalar: a URL from the command line is data, never YAML syntax.
+fn yaml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+pub fn run(dir: Option<&Path>, nights: u32, alerting: Alerting) -> Result<u8, CliError> {
     let dir = prepare_dir(dir)?;
     let calendar = Calendar::ending_before(day_after_last_night(Utc::now()), nights);
     println!(
@@ -30,7 +69,7 @@ pub fn run(dir: Option<&Path>, nights: u32) -> Result<u8, CliError> {
     );
     println!("directory: {}\n", dir.display());
     let config_path = dir.join("zoneaudit.yaml");
-    std::fs::write(&config_path, estate::config_yaml())
+    std::fs::write(&config_path, estate::config_yaml() + &alerting.config_yaml())
         .map_err(|e| CliError::operational(format!("{}: {e}", config_path.display())))?;
     let (key_file, _public) = keys::generate(&dir.join("keys"))?;
     let key = SigningKey::load(&key_file)?;
@@ -49,6 +88,12 @@ pub fn run(dir: Option<&Path>, nights: u32) -> Result<u8, CliError> {
             RunOptions { started_at, only_sources: &[], record: None, evaluate: Some((&key, &sink)) },
         ))?;
         crate::cli::print_outcome(&outcome);
+        if night.number() == 1 {
+            // Night 1 is the approved state: topology drift is measured against it from night 2 on.
+            let items = crate::alert::drift::topology(&store.facts(outcome.run_id)?, &settings);
+            store.accept_baseline(outcome.run_id, started_at, &items)?;
+            println!("baseline accepted: run {} ({} topology items)", outcome.run_id, items.len());
+        }
         println!();
     }
     let shown = dir.display();

@@ -28,8 +28,8 @@
 
 mod cursor;
 mod evidence_refs;
-mod outbox;
 mod lock;
+mod outbox;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -54,8 +54,8 @@ use crate::model::{
 };
 pub use cursor::FileCursor;
 pub use evidence_refs::{PayloadCheck, RunRows};
-pub use outbox::{Baseline, DeliveryState, OutboxRow};
 use lock::RunLock;
+pub use outbox::{Baseline, DeliveryState, OutboxRow};
 
 /// How long a write waits for another connection's write lock, and `begin_run` for the run lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,5 +1,6 @@
 //! The one integration-test binary: the CLI contract as a user meets it, end to end.
 
+mod alerts;
 mod bad_input;
 mod crash;
 mod demo;
