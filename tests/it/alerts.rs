@@ -254,3 +254,49 @@ fn a_receiver_that_is_down_gets_everything_once_when_it_comes_back() {
     let runs: Vec<i64> = receiver.requests().iter().map(|r| r.json()["runId"].as_i64().unwrap()).collect();
     assert_eq!(runs, [2, 3], "each night's message exactly once, in order");
 }
+
+#[test]
+fn diff_and_baseline_show_what_changed_between_nights() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::demo_in(dir.path());
+    let db = dir.path().join("zoneaudit.db");
+    let config = dir.path().join("zoneaudit.yaml");
+    let za = |args: &[&str]| {
+        let mut all = vec!["--config", config.to_str().unwrap(), "--db", db.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let night2 = za(&["diff", "--from", "1", "--to", "2"]);
+    assert_eq!(night2.code, 1, "something changed: {}", night2.all());
+    assert!(night2.stdout.contains("findings: 2 new, 0 resolved, 0 persisting"), "{}", night2.stdout);
+    assert!(
+        night2.stdout.contains("+ critical ZI-ROUTE-LEAK leaf1/YELLOW/10.20.1.0/26"),
+        "{}",
+        night2.stdout
+    );
+    assert!(night2.stdout.contains("+ VRF YELLOW on leaf1: 10.20.1.0/26"), "{}", night2.stdout);
+    assert!(night2.stdout.contains("+ session yellow-rr1 <-> 172.31.20.21"), "{}", night2.stdout);
+
+    // Default: the latest run against the one before it, and against the demo's baseline (night 1).
+    let latest = za(&["diff"]);
+    assert!(latest.stdout.starts_with("run 2 → run 3"), "{}", latest.stdout);
+    assert!(latest.stdout.contains("- VRF YELLOW on leaf1: 10.20.1.0/26"), "{}", latest.stdout);
+    assert!(latest.stdout.contains("against the baseline (run 1)"), "{}", latest.stdout);
+    assert!(
+        latest.stdout.contains("green>blue") || latest.stdout.contains("green > blue"),
+        "{}",
+        latest.stdout
+    );
+
+    // Accepting night 3 makes its topology the approved state: nothing drifts against it.
+    let accepted = za(&["baseline", "accept"]);
+    assert_eq!(accepted.code, 0, "{}", accepted.all());
+    assert!(accepted.stdout.starts_with("baseline: run 3"), "{}", accepted.stdout);
+    let latest = za(&["diff"]);
+    let against = latest.stdout.split("against the baseline (run 3):").nth(1).expect("baseline section");
+    assert!(against.contains("no topology drift"), "{}", latest.stdout);
+
+    let missing = za(&["baseline", "accept", "--run", "99"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("run 99: no such run"), "{}", missing.stderr);
+}
