@@ -14,4 +14,5 @@ pub mod evidence;
 pub mod model;
 pub mod pipeline;
 pub mod rules;
+pub mod serve;
 pub mod store;

@@ -43,6 +43,10 @@ pub fn run(cli: Cli) -> CmdResult {
             crate::demo::Alerting { smtp: smtp.clone(), webhook: webhook.clone() },
         ),
         Command::Alerts { command } => super::alerts::alerts(&cli, command),
+        Command::Serve(args) => super::serve::serve(&cli, args),
+        Command::Doctor => super::doctor::doctor(&cli),
+        Command::Completions { shell } => completions(*shell),
+        Command::Man { out } => man(out.as_deref()),
         Command::Baseline { command } => super::alerts::baseline(&cli, command),
         Command::Diff { from, to } => super::alerts::diff(&cli, *from, *to),
         Command::Run(args) => run_job(&cli, args),
@@ -257,6 +261,9 @@ fn findings(
 }
 
 fn runs(cli: &Cli, command: &RunsCommand) -> CmdResult {
+    if let RunsCommand::Prune { keep, dry_run } = command {
+        return super::prune::prune(cli, keep.map(Into::into), *dry_run);
+    }
     let store = open_existing_store(cli)?;
     match command {
         RunsCommand::List { output } => {
@@ -299,6 +306,7 @@ fn runs(cli: &Cli, command: &RunsCommand) -> CmdResult {
                 }
             }
         }
+        RunsCommand::Prune { .. } => unreachable!("handled before the store is opened read-only"),
         RunsCommand::Show { id, output } => {
             let run = store.run(*id)?.ok_or_else(|| CliError::operational(format!("no run {id}")))?;
             let sources = store.source_runs(*id)?;
@@ -591,4 +599,42 @@ fn print_findings(findings: &[Finding]) {
 
 fn short(digest: &str) -> &str {
     digest.get(..12).unwrap_or(digest)
+}
+
+fn completions(shell: clap_complete::Shell) -> CmdResult {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "zoneaudit", &mut script);
+    write_stdout(&script)
+}
+
+/// Whole output at once; a reader that closed the pipe early (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> CmdResult {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::operational(format!("stdout: {e}")))
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Man pages generated from the same definition as `--help`: never out of date.
+fn man(out: Option<&Path>) -> CmdResult {
+    let command = <Cli as clap::CommandFactory>::command();
+    match out {
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            return write_stdout(&page);
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::operational(format!("{}: {e}", dir.display())))?;
+            clap_mangen::generate_to(command, dir)
+                .map_err(|e| CliError::operational(format!("{}: {e}", dir.display())))?;
+            println!("man pages written to {}", dir.display());
+        }
+    }
+    Ok(0)
 }

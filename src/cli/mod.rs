@@ -5,7 +5,10 @@
 
 mod alerts;
 mod commands;
+mod doctor;
+mod prune;
 mod report;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -13,10 +16,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::model::Severity;
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the crate version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ZONEAUDIT_COMMIT"), ")");
+
 pub use commands::{CliError, block_on, print_outcome, run};
 
 #[derive(Debug, Parser)]
-#[command(name = "zoneaudit", version, about = "Continuous evidence that network zones stay isolated")]
+#[command(name = "zoneaudit", version = VERSION, about = "Continuous evidence that network zones stay isolated")]
 pub struct Cli {
     /// The zone model and sources.
     #[arg(long, global = true, env = "ZONEAUDIT_CONFIG", default_value = "zoneaudit.yaml")]
@@ -128,6 +134,20 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Long-running mode: the nightly job on a cron schedule, with /metrics, /healthz and the reports over HTTP.
+    Serve(ServeArgs),
+    /// Check the config, signing key, database, every source and alert channel; print what to fix.
+    Doctor,
+    /// Shell completion script for SHELL on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout, or one page per command into --out DIR.
+    Man {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Notifications in the outbox: list their delivery state, or deliver what is pending.
     Alerts {
         #[command(subcommand)]
@@ -208,6 +228,22 @@ pub struct RunArgs {
     /// Also write every payload in replay form, with a config that replays them, into DIR.
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Write the run's metrics in the node-exporter textfile format (for CronJob mode).
+    #[arg(long, env = "ZONEAUDIT_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where /metrics, /healthz and /reports listen.
+    #[arg(long, env = "ZONEAUDIT_LISTEN", default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// When to run (cron, UTC; 5 fields, or 6 with seconds first): default nightly at 02:00.
+    #[arg(long, env = "ZONEAUDIT_SCHEDULE", default_value = "0 2 * * *")]
+    pub schedule: String,
+    /// Where signed reports are written (default: `reports/` next to the database).
+    #[arg(long, env = "ZONEAUDIT_REPORTS")]
+    pub reports: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -222,6 +258,16 @@ pub enum RunsCommand {
         id: i64,
         #[arg(short, long, value_enum, default_value_t = Output::Table)]
         output: Output,
+    },
+    /// Delete runs older than --keep (default: `retention.keep` from the config), leaving a signed
+    /// tombstone with the digests of the pruned reports so the chain stays verifiable; reclaims space.
+    Prune {
+        /// How long to keep runs (e.g. 400d).
+        #[arg(long)]
+        keep: Option<humantime::Duration>,
+        /// Show what would be pruned, change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

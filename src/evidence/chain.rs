@@ -16,6 +16,12 @@
 //! against the digest the database recorded for it; nor can it vouch for evidence, so its evidence is
 //! not counted. A payload cited by many runs (an unchanged source, night after night) is hashed once
 //! and counted against every run that cites it.
+//!
+//! Retention (`runs prune`) deletes a prefix of the runs and leaves a signed tombstone naming the
+//! last pruned report. The first stored report then names a digest the database no longer holds;
+//! that is a valid link exactly when a tombstone whose signature verifies lists it as its last
+//! pruned report ("chain: follows pruned run N"). A `previousReport` no tombstone accounts for
+//! still fails, and tombstones link to each other (`previousTombstone`) so none can go unseen.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -24,6 +30,7 @@ use std::path::PathBuf;
 use super::keys::Keyring;
 use super::period::{Check, Verification};
 use super::report::RunReport;
+use super::tombstone::{self, Tombstone};
 use super::verify::open_exact;
 use crate::store::{RunRow, RunStatus, Store, StoreError};
 
@@ -38,6 +45,16 @@ pub struct RunVerdict {
 
 /// Check the signature and chain link of every run's report, oldest first.
 pub fn verify_reports(store: &Store, keys: &Keyring) -> Result<Vec<RunVerdict>, StoreError> {
+    let tombstones = verify_tombstones(store, keys)?;
+    reports_after_tombstones(store, keys, &tombstones)
+}
+
+fn reports_after_tombstones(
+    store: &Store,
+    keys: &Keyring,
+    tombstones: &[TombstoneVerdict],
+) -> Result<Vec<RunVerdict>, StoreError> {
+    let pruned = pruned_links(tombstones);
     let runs = store.runs()?;
     let reported: HashMap<String, i64> =
         runs.iter().filter_map(|r| r.report_digest.clone().map(|d| (d, r.id))).collect();
@@ -75,7 +92,7 @@ pub fn verify_reports(store: &Store, keys: &Keyring) -> Result<Vec<RunVerdict>, 
             },
             Ok((report, digest)) => {
                 let keyid = signer(&envelope);
-                let gap = Gap { unreported: &unreported, reported: &reported };
+                let gap = Gap { unreported: &unreported, reported: &reported, pruned: &pruned };
                 let (chain, detail) =
                     chain_link(&run, &report, &digest, &stored_digest, last_digest.as_ref(), &gap);
                 RunVerdict {
@@ -103,9 +120,16 @@ struct Gap<'a> {
     unreported: &'a [i64],
     /// Every stored report digest, with its run.
     reported: &'a HashMap<String, i64>,
+    /// The last pruned report of every verified tombstone.
+    pruned: &'a [PrunedLink],
 }
 
 impl Gap<'_> {
+    /// The verified tombstone whose last pruned report is `previous_report`, for a run after it.
+    fn follows_pruned(&self, previous_report: &str, run: i64) -> Option<&PrunedLink> {
+        self.pruned.iter().find(|l| l.digest == previous_report && l.last_run < run)
+    }
+
     fn explain(&self, previous_report: &str) -> String {
         let mut out = match self.reported.get(previous_report) {
             Some(run) => format!("; it is the digest of the report of run {run}"),
@@ -145,8 +169,23 @@ fn chain_link(
             format!("chain: the report is of run {}, stored under run {}", report.run_id, run.id),
         );
     }
+    // The first stored report after pruned runs links into the tombstone.
+    if let (Some(p), None) = (report.previous_report.as_deref(), previous)
+        && let Some(l) = gap.follows_pruned(p, run.id)
+    {
+        return (Check::Ok, format!("chain: follows pruned run {} ({})", l.report_run, l.tombstone));
+    }
     match (report.previous_report.as_deref(), previous) {
-        (None, None) => (Check::Ok, "chain: first report".to_string()),
+        (None, None) => match gap.pruned.iter().rfind(|l| l.last_run < run.id) {
+            Some(l) => (
+                Check::Failed,
+                format!(
+                    "chain: no previous report recorded, but the {} lists pruned report {} of run {} before it",
+                    l.tombstone, l.digest, l.report_run
+                ),
+            ),
+            None => (Check::Ok, "chain: first report".to_string()),
+        },
         (None, Some((id, _))) => (
             Check::Failed,
             format!("chain: no previous report recorded, but run {id} has a report before it"),
@@ -226,20 +265,27 @@ pub struct ChainTotals {
     pub payloads: EvidenceTally,
     /// Every keyid that signed a verified report, with the runs it signed, in order of first use.
     pub keys: Vec<(String, Vec<i64>)>,
+    /// Tombstones of pruned runs.
+    pub tombstones: usize,
+    /// The first run of each tombstone that does not verify or link.
+    pub tombstones_failed: Vec<i64>,
 }
 
 /// The verdict of `verify --chain` over a whole database.
 #[derive(Debug, Clone)]
 pub struct ChainVerdict {
     pub database: PathBuf,
+    /// What retention pruned, oldest first (empty when nothing was ever pruned).
+    pub tombstones: Vec<TombstoneVerdict>,
     pub runs: Vec<RunLine>,
     pub totals: ChainTotals,
 }
 
 impl ChainVerdict {
-    /// Every report verifies, links, cites only intact payloads and agrees with its rows.
+    /// Every tombstone and report verifies and links, every report cites only intact payloads and
+    /// agrees with its rows.
     pub fn ok(&self) -> bool {
-        self.runs.iter().all(RunLine::ok)
+        self.tombstones.iter().all(|t| t.ok()) && self.runs.iter().all(RunLine::ok)
     }
 }
 
@@ -253,7 +299,8 @@ enum PayloadState {
 /// `verify --chain`: signatures, exact form and chain of every report (see [`verify_reports`]), the
 /// evidence payloads every verified report cites, and the run rows against the report.
 pub fn verify_store(store: &Store, keys: &Keyring) -> Result<ChainVerdict, StoreError> {
-    let verdicts = verify_reports(store, keys)?;
+    let tombstones = verify_tombstones(store, keys)?;
+    let verdicts = reports_after_tombstones(store, keys, &tombstones)?;
     let mut payloads: HashMap<String, PayloadState> = HashMap::new();
     let mut runs = Vec::with_capacity(verdicts.len());
     for verdict in verdicts {
@@ -267,8 +314,10 @@ pub fn verify_store(store: &Store, keys: &Keyring) -> Result<ChainVerdict, Store
         };
         runs.push(RunLine { verdict, evidence, problems });
     }
-    let totals = totals(&runs, payloads.values());
-    Ok(ChainVerdict { database: store.path().to_path_buf(), runs, totals })
+    let mut totals = totals(&runs, payloads.values());
+    totals.tombstones = tombstones.len();
+    totals.tombstones_failed = tombstones.iter().filter(|t| !t.ok()).map(|t| t.first_run).collect();
+    Ok(ChainVerdict { database: store.path().to_path_buf(), tombstones, runs, totals })
 }
 
 /// At most this many digests are named per run; the counts say how many there are.
@@ -425,6 +474,9 @@ impl fmt::Display for ChainVerdict {
             "{:>6}  {:<20}  {:<10}  {:<9}  {:<7}  {:<19}  {:>7}  {:>7}  {:>10}  DETAIL",
             "RUN", "STARTED", "STATUS", "SIGNATURE", "CHAIN", "KEYID", "CHECKED", "MISSING", "MISMATCHED"
         )?;
+        for tombstone in &self.tombstones {
+            writeln!(f, "{tombstone}")?;
+        }
         for line in &self.runs {
             writeln!(f, "{line}")?;
         }
@@ -464,7 +516,8 @@ impl fmt::Display for RunLine {
 
 impl fmt::Display for ChainTotals {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verdict = if self.failed.is_empty() { "OK" } else { "FAILED" };
+        let verdict =
+            if self.failed.is_empty() && self.tombstones_failed.is_empty() { "OK" } else { "FAILED" };
         let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let failed = if self.failed.is_empty() {
             "0 failed".to_string()
@@ -481,6 +534,15 @@ impl fmt::Display for ChainTotals {
             self.payloads.missing,
             self.payloads.mismatched,
         )?;
+        if self.tombstones > 0 {
+            write!(
+                f,
+                "; {}: {} verified, {} failed",
+                plural(self.tombstones, "tombstone", "tombstones"),
+                self.tombstones - self.tombstones_failed.len(),
+                self.tombstones_failed.len()
+            )?;
+        }
         if self.keys.is_empty() {
             return write!(f, "; no verified signature");
         }
@@ -489,6 +551,143 @@ impl fmt::Display for ChainTotals {
         write!(f, "; keys: {}", keys.join(", "))
     }
 }
+
+// ── tombstones (retention: `runs prune`, see store/prune.rs and tombstone.rs) ─────────────────
+
+/// One stored tombstone and its verdict.
+#[derive(Debug, Clone)]
+pub struct TombstoneVerdict {
+    pub id: i64,
+    pub first_run: i64,
+    pub last_run: i64,
+    pub signature: Check,
+    /// Its `previousTombstone` names the tombstone stored before it.
+    pub chain: Check,
+    pub keyid: Option<String>,
+    /// The tombstone and its envelope payload digest, when its signature verified.
+    pub tombstone: Option<(Tombstone, String)>,
+    pub detail: String,
+}
+
+impl TombstoneVerdict {
+    pub fn ok(&self) -> bool {
+        self.signature == Check::Ok && self.chain == Check::Ok
+    }
+}
+
+/// A verified tombstone's last pruned report: a digest a stored report may name as its previous one.
+struct PrunedLink {
+    digest: String,
+    /// The pruned run that report was of.
+    report_run: i64,
+    /// The tombstone's last pruned run: only later runs may follow it.
+    last_run: i64,
+    /// `tombstone of runs 1-20 sha256:…` for the verdict.
+    tombstone: String,
+}
+
+fn pruned_links(tombstones: &[TombstoneVerdict]) -> Vec<PrunedLink> {
+    tombstones
+        .iter()
+        .filter(|v| v.signature == Check::Ok)
+        .filter_map(|v| {
+            let (t, envelope_digest) = v.tombstone.as_ref()?;
+            let digest = t.last_pruned_report.clone()?;
+            let report_run =
+                t.runs.iter().rfind(|r| r.report_digest.as_deref() == Some(digest.as_str()))?.run_id;
+            Some(PrunedLink {
+                digest,
+                report_run,
+                last_run: t.last_run(),
+                tombstone: format!("tombstone of runs {}-{} {envelope_digest}", t.first_run(), t.last_run()),
+            })
+        })
+        .collect()
+}
+
+/// Every stored tombstone: its signature and exact form, that the database columns say what the
+/// signed tombstone says, that it links to the tombstone before it, and that no run it names as
+/// pruned is still stored.
+pub fn verify_tombstones(store: &Store, keys: &Keyring) -> Result<Vec<TombstoneVerdict>, StoreError> {
+    let stored_runs: BTreeSet<i64> = store.runs()?.iter().map(|r| r.id).collect();
+    let mut previous: Option<String> = None;
+    let mut out = Vec::new();
+    for stored in store.tombstones()? {
+        let place = format!("tombstone of runs {}-{}", stored.first_run, stored.last_run);
+        let mut verdict = TombstoneVerdict {
+            id: stored.id,
+            first_run: stored.first_run,
+            last_run: stored.last_run,
+            signature: Check::Failed,
+            chain: Check::Failed,
+            keyid: None,
+            tombstone: None,
+            detail: String::new(),
+        };
+        match tombstone::open_tombstone(&place, &stored.envelope, keys) {
+            Err(e) => verdict.detail = e.to_string(),
+            Ok((t, digest)) => {
+                verdict.signature = Check::Ok;
+                verdict.keyid = signer(&stored.envelope);
+                let mut problems = Vec::new();
+                if digest != stored.digest {
+                    problems.push(format!("the database records digest {}", stored.digest));
+                }
+                let columns = (stored.first_run, stored.last_run, stored.runs, stored.last_report.as_deref());
+                let signed =
+                    (t.first_run(), t.last_run(), t.runs.len() as u64, t.last_pruned_report.as_deref());
+                if columns != signed {
+                    problems.push("the database columns differ from the signed tombstone".to_string());
+                }
+                let still: Vec<i64> =
+                    t.runs.iter().map(|r| r.run_id).filter(|id| stored_runs.contains(id)).collect();
+                if !still.is_empty() {
+                    problems.push(format!("{} it lists as pruned still stored", runs_phrase(&still)));
+                }
+                if t.previous_tombstone != previous {
+                    problems.push(format!(
+                        "previousTombstone {} is not the tombstone stored before it ({})",
+                        t.previous_tombstone.as_deref().unwrap_or("null"),
+                        previous.as_deref().unwrap_or("none")
+                    ));
+                }
+                verdict.chain = if problems.is_empty() { Check::Ok } else { Check::Failed };
+                let mut detail = vec![format!("signature ok; {}", tombstone::describe(&t))];
+                detail.extend(problems);
+                verdict.detail = detail.join("; ");
+                verdict.tombstone = Some((t, digest));
+            }
+        }
+        previous = Some(stored.digest);
+        out.push(verdict);
+    }
+    Ok(out)
+}
+
+/// A row of the `verify --chain` table: the pruned run range in the RUN column, `pruned` as status.
+impl fmt::Display for TombstoneVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let started = self.tombstone.as_ref().map_or("-".to_string(), |(t, _)| time(&t.pruned_at));
+        // The columns already say the signature is ok.
+        let detail = self.detail.strip_prefix("signature ok; ").unwrap_or(&self.detail);
+        write!(
+            f,
+            "{:>6}  {:<20}  {:<10}  {:<9}  {:<7}  {:<19}  {:>7}  {:>7}  {:>10}  {}",
+            format!("{}-{}", self.first_run, self.last_run),
+            started,
+            "pruned",
+            self.signature.as_str(),
+            self.chain.as_str(),
+            self.keyid.as_deref().map_or("-".to_string(), short_keyid),
+            "-",
+            "-",
+            "-",
+            printable(detail)
+        )
+    }
+}
+
+// ── end of tombstones ────────────────────────────────────────────────────────────────────────────
 
 #[cfg(test)]
 mod tests {
@@ -501,6 +700,7 @@ mod tests {
     use super::*;
     use crate::evidence::keys::{KeyPair, SigningKey};
     use crate::evidence::report::{sample, sign_report};
+    use crate::evidence::tombstone;
     use crate::model::Facts;
 
     struct Db {
@@ -783,6 +983,118 @@ mod tests {
                 "database evidence items: 0, report: 1",
             ]
         );
+    }
+
+    /// `runs prune` as the CLI does it: plan, sign a tombstone for the plan, prune.
+    fn prune_before(store: &mut Store, night: i64, key: &SigningKey) -> String {
+        let cutoff = sample::report(0, None).started_at + TimeDelta::days(night);
+        let plan = store.prune_plan(cutoff).unwrap();
+        let retention = tombstone::Retention { keep: "10d".into(), cutoff };
+        let t = Tombstone::for_runs(&plan.runs, retention, cutoff, store.last_tombstone_digest().unwrap());
+        let signed = tombstone::sign_tombstone(&t, key).unwrap();
+        store.prune(&plan, &signed.digest, &signed.json).unwrap();
+        signed.digest
+    }
+
+    #[test]
+    fn the_first_kept_report_follows_the_tombstone_of_the_pruned_runs() {
+        let mut db = db();
+        let key = KeyPair::generate().unwrap();
+        for night in 1..=5 {
+            signed_run(&mut db.store, night, &key.signing);
+        }
+        let keys = Keyring::new([key.public.clone()]);
+        let first = prune_before(&mut db.store, 3, &key.signing);
+        let verdict = verify_store(&db.store, &keys).unwrap();
+        assert!(verdict.ok(), "{verdict}");
+        assert_eq!(verdict.runs.len(), 3);
+        let detail = &line(&verdict, 3).verdict.verification.detail;
+        assert_eq!(
+            detail,
+            &format!("signature ok; chain: follows pruned run 2 (tombstone of runs 1-2 {first})")
+        );
+        let text = verdict.to_string();
+        let row = text.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with("   1-2  2024-07-19T02:00:00Z  pruned      ok         ok       sha256:"),
+            "{text}"
+        );
+        assert!(
+            row.contains("tombstone of runs 1-2 (2 runs, pruned 2024-07-19T02:00:00Z keeping 10d)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("chain OK: 3 runs, 3 reports verified, 0 failed, 0 runs without a report"),
+            "{text}"
+        );
+        assert!(
+            text.lines().last().unwrap().contains("; 1 tombstone: 1 verified, 0 failed; keys: "),
+            "{text}"
+        );
+
+        // A second prune links its tombstone to the first.
+        prune_before(&mut db.store, 4, &key.signing);
+        let verdict = verify_store(&db.store, &keys).unwrap();
+        assert!(verdict.ok(), "{verdict}");
+        assert_eq!(verdict.tombstones.len(), 2);
+        assert!(line(&verdict, 4).verdict.verification.detail.contains("follows pruned run 3"), "{verdict}");
+
+        // Without the key, the tombstone vouches for nothing and the link fails again.
+        let other = KeyPair::generate().unwrap();
+        let verdict = verify_store(&db.store, &Keyring::new([other.public])).unwrap();
+        assert!(!verdict.ok());
+        assert!(verdict.tombstones.iter().all(|t| t.signature == Check::Failed));
+    }
+
+    #[test]
+    fn a_previous_report_no_tombstone_accounts_for_still_fails() {
+        let mut db = db();
+        let key = KeyPair::generate().unwrap();
+        for night in 1..=4 {
+            signed_run(&mut db.store, night, &key.signing);
+        }
+        // Deleted by hand, no tombstone.
+        sql(&db, "DELETE FROM runs WHERE id <= 2", []);
+        let verdict = verify_store(&db.store, &Keyring::new([key.public.clone()])).unwrap();
+        assert!(!verdict.ok());
+        assert!(
+            line(&verdict, 3)
+                .verdict
+                .verification
+                .detail
+                .contains("names a report the database does not hold"),
+            "{verdict}"
+        );
+    }
+
+    #[test]
+    fn an_edited_tombstone_fails_and_names_what_changed() {
+        let mut db = db();
+        let key = KeyPair::generate().unwrap();
+        for night in 1..=4 {
+            signed_run(&mut db.store, night, &key.signing);
+        }
+        prune_before(&mut db.store, 3, &key.signing);
+        let keys = Keyring::new([key.public.clone()]);
+
+        // The columns say fewer runs were pruned than the signed tombstone lists.
+        sql(&db, "UPDATE tombstones SET runs = 1", []);
+        let verdict = verify_store(&db.store, &keys).unwrap();
+        assert!(!verdict.ok());
+        let t = &verdict.tombstones[0];
+        assert_eq!((t.signature, t.chain), (Check::Ok, Check::Failed));
+        assert!(t.detail.ends_with("the database columns differ from the signed tombstone"), "{}", t.detail);
+        assert!(verdict.to_string().contains("chain FAILED: "), "{verdict}");
+
+        // The envelope itself edited: the signature fails, and so does the link of run 3.
+        sql(
+            &db,
+            "UPDATE tombstones SET runs = 2, envelope = CAST(replace(CAST(envelope AS TEXT), '\"sig\"', '\"sig\" ') AS BLOB)",
+            [],
+        );
+        let verdict = verify_store(&db.store, &keys).unwrap();
+        assert_eq!(verdict.tombstones[0].signature, Check::Failed, "{verdict}");
+        assert_eq!(line(&verdict, 3).verdict.verification.chain, Check::Failed);
     }
 
     #[test]

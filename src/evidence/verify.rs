@@ -36,6 +36,7 @@ use super::period;
 #[cfg(test)]
 use super::report::open_report;
 use super::report::{RunReport, open_envelope, parse_envelope};
+use super::tombstone;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,7 +72,7 @@ pub fn verify_files(paths: &[PathBuf], keys: &Keyring) -> Vec<FileVerdict> {
     let mut opened: Vec<FileVerdict> = Vec::new();
     let mut failed: Vec<FileVerdict> = Vec::new();
     for path in paths {
-        if let Some(verdict) = period_verdict(path, keys) {
+        if let Some(verdict) = period_verdict(path, keys).or_else(|| tombstone_verdict(path, keys)) {
             if verdict.ok {
                 opened.push(verdict)
             } else {
@@ -146,6 +147,34 @@ fn period_verdict(path: &Path, keys: &Keyring) -> Option<FileVerdict> {
                 report.runs.iter().filter(|r| r.report_digest.is_some()).count()
             );
             verdict.cluster = Some(report.cluster);
+            verdict.digest = Some(digest);
+        }
+        Err(e) => verdict.reason = e.to_string(),
+    }
+    Some(verdict)
+}
+
+/// A tombstone left by `runs prune` is verified on its own (signature, exact form) like a period
+/// report: it is not a run report, it names the pruned runs' reports by digest. `None`: not a tombstone.
+fn tombstone_verdict(path: &Path, keys: &Keyring) -> Option<FileVerdict> {
+    let bytes = std::fs::read(path).ok()?;
+    if !tombstone::looks_like_tombstone(&bytes) {
+        return None;
+    }
+    let mut verdict = FileVerdict {
+        file: path.to_path_buf(),
+        ok: false,
+        reason: String::new(),
+        run_id: None,
+        cluster: None,
+        digest: None,
+        previous: None,
+    };
+    match tombstone::open_tombstone(&path.display().to_string(), &bytes, keys) {
+        Ok((t, digest)) => {
+            verdict.ok = true;
+            verdict.reason = format!("signature ok; {}", tombstone::describe(&t));
+            verdict.cluster = Some(t.cluster);
             verdict.digest = Some(digest);
         }
         Err(e) => verdict.reason = e.to_string(),
@@ -283,6 +312,32 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with(": signature ok; chain: follows run 1"), "{line}");
+    }
+
+    /// A tombstone of `runs prune` given with the reports that stayed: verified on its own.
+    #[test]
+    fn a_tombstone_file_verifies_beside_the_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = KeyPair::generate().unwrap();
+        let signed = chain(&pair.signing);
+        let tomb = crate::evidence::tombstone::sign_tombstone(
+            &crate::evidence::tombstone::sample::tombstone(),
+            &pair.signing,
+        )
+        .unwrap();
+        let paths =
+            vec![write(dir.path(), "run-3.json", &signed[2]), write(dir.path(), "tombstone.json", &tomb)];
+        let verdicts = verify_files(&paths, &Keyring::new([pair.public.clone()]));
+        assert!(verdicts.iter().all(|v| v.ok), "{verdicts:#?}");
+        let t = verdicts.iter().find(|v| v.file.ends_with("tombstone.json")).unwrap();
+        assert!(t.reason.starts_with("signature ok; tombstone of runs 1-3 (3 runs"), "{}", t.reason);
+        assert_eq!(t.digest.as_deref(), Some(tomb.digest.as_str()));
+
+        let mut edited = tomb.json.clone();
+        edited.push(b'\n');
+        std::fs::write(&paths[1], edited).unwrap();
+        let verdicts = verify_files(&paths[1..], &Keyring::new([pair.public]));
+        assert!(!verdicts[0].ok && verdicts[0].reason.contains("file differs"), "{verdicts:#?}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod cursor;
 mod evidence_refs;
 mod lock;
 mod outbox;
+mod prune;
 mod schema;
 #[cfg(test)]
 mod tests;

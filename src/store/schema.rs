@@ -177,6 +177,24 @@ CREATE TABLE baseline (
 ) STRICT;
 "#,
     ),
+    // 4: retention (see `prune.rs`).
+    M::up(
+        r#"
+-- What `runs prune` deleted, as the signed tombstone (DSSE envelope) it left. Not linked to runs by
+-- a foreign key: the runs it names are gone. `last_report` is the digest of the newest pruned
+-- report, which the first report still stored names as its `previousReport`.
+CREATE TABLE tombstones (
+    id          INTEGER PRIMARY KEY,
+    first_run   INTEGER NOT NULL,
+    last_run    INTEGER NOT NULL CHECK (last_run >= first_run),
+    runs        INTEGER NOT NULL CHECK (runs > 0),
+    last_report TEXT,
+    digest      TEXT NOT NULL UNIQUE,
+    envelope    BLOB NOT NULL,
+    created_at  TEXT NOT NULL
+) STRICT;
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);

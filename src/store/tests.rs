@@ -190,16 +190,20 @@ fn fresh_database_is_migrated_in_wal_mode_with_foreign_keys() {
     assert_eq!(
         tables,
         [
+            "baseline",
             "evidence",
             "facts",
             "findings",
             "log_cursors",
+            "notified",
+            "outbox",
             "payloads",
             "reports",
             "rule_results",
             "runs",
             "source_payloads",
-            "source_runs"
+            "source_runs",
+            "tombstones"
         ]
     );
     drop(store);
