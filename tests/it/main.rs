@@ -2,6 +2,7 @@
 
 mod alerts;
 mod bad_input;
+mod cli;
 mod crash;
 mod demo;
 mod deploy;
