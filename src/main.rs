@@ -7,7 +7,13 @@ fn main() -> ExitCode {
     // One TLS provider for kube, reqwest and lettre; without it they panic when building clients.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose, cli.quiet);
+    // A long-running server logs each run by default; one-shot commands only warn.
+    let verbose = if matches!(cli.command, zoneaudit::cli::Command::Serve(_)) {
+        cli.verbose.max(1)
+    } else {
+        cli.verbose
+    };
+    init_logging(cli.log_format, verbose, cli.quiet);
     match zoneaudit::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -147,7 +147,8 @@ pub fn diff(cli: &Cli, from: Option<i64>, to: Option<i64>) -> CmdResult {
     print!("{drift}");
     if let Some(baseline) = store.baseline()? {
         let against = compare(&baseline.items, &topology(&store.facts(to)?, &settings));
-        println!("topology of run {to} against the baseline (run {}):", baseline.run_id);
+        let of = baseline.run_id.map_or("a pruned run".to_string(), |id| format!("run {id}"));
+        println!("topology of run {to} against the baseline ({of}):");
         print!("{against}");
     }
     let changed =

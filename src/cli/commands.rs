@@ -121,7 +121,7 @@ fn run_job(cli: &Cli, args: &RunArgs) -> CmdResult {
     let reports =
         args.reports.clone().unwrap_or_else(|| db.parent().unwrap_or(Path::new(".")).join("reports"));
     let sink = ReportSink { dir: reports };
-    let outcome = block_on(pipeline::run(
+    let result = block_on(pipeline::run(
         &settings,
         &mut store,
         RunOptions {
@@ -130,7 +130,17 @@ fn run_job(cli: &Cli, args: &RunArgs) -> CmdResult {
             record: args.record.as_deref(),
             evaluate: Some((&key, &sink)),
         },
-    ))?;
+    ));
+    if let Some(path) = &args.metrics_file {
+        // Also after a failed run: the textfile then says the last run did not succeed.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::operational(format!("--metrics-file {}: {e}", dir.display())))?;
+        }
+        crate::serve::metrics::write_textfile(path, &store)
+            .map_err(|e| CliError::operational(format!("--metrics-file {e}")))?;
+    }
+    let outcome = result?;
     print_outcome(&outcome);
     Ok(outcome.exit_code(cli.fail_on))
 }

@@ -167,9 +167,13 @@ fn config_summary(s: &Settings) -> Check {
 // ---------------------------------------------------------------------------------------------
 // Signing key
 
-/// A private key must be readable by its owner only: any group or other bit is refused.
-pub fn key_mode_too_open(mode: u32) -> bool {
-    mode & 0o077 != 0
+/// A private key must be readable by its owner only — with one exception, as PostgreSQL makes for
+/// its TLS key: a root-owned key may also be readable (never writable) by its group. That is how a
+/// Kubernetes Secret volume with `fsGroup` presents the key to a non-root pod (mode 0440, group =
+/// the pod's). Anything readable by others is refused.
+pub fn key_mode_too_open(mode: u32, owned_by_root: bool) -> bool {
+    let allowed_group = if owned_by_root { 0o040 } else { 0 };
+    mode & 0o077 & !allowed_group != 0
 }
 
 fn check_signing(settings: &Settings) -> Vec<Check> {
@@ -215,16 +219,31 @@ fn check_private_key(path: &Path) -> (Check, Option<SigningKey>) {
         }
     };
     let mode = meta.permissions().mode() & 0o777;
-    let check = if key_mode_too_open(mode) {
+    let check = if key_mode_too_open(
+        mode,
+        std::os::unix::fs::MetadataExt::uid(&meta) == 0 && !running_as_root(),
+    ) {
         Check::failed(
             NAME,
-            format!("{shown} is readable by group or others (mode {mode:04o}): refused"),
+            format!(
+                "{shown} is readable by group or others (mode {mode:04o}): refused (a root-owned key may be group-readable, as a Secret volume with fsGroup mounts it)"
+            ),
             format!("chmod 600 {shown}"),
         )
     } else {
         Check::ok(NAME, format!("{shown}: keyid {}, mode {mode:04o}", key.keyid()))
     };
     (check, Some(key))
+}
+
+/// Root reads any file whatever its mode, so the group exception would only hide a loose key there.
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 fn check_public_keys(paths: &[PathBuf], key: Option<&SigningKey>) -> Check {
@@ -642,10 +661,20 @@ mod tests {
     #[test]
     fn a_key_readable_by_group_or_others_is_refused() {
         for mode in [0o600, 0o400, 0o700] {
-            assert!(!key_mode_too_open(mode), "{mode:o}");
+            assert!(!key_mode_too_open(mode, false), "{mode:o}");
         }
         for mode in [0o640, 0o644, 0o604, 0o660, 0o601, 0o777] {
-            assert!(key_mode_too_open(mode), "{mode:o}");
+            assert!(key_mode_too_open(mode, false), "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn a_root_owned_key_may_be_read_by_its_group_as_a_secret_volume_mounts_it() {
+        for mode in [0o440, 0o640, 0o400] {
+            assert!(!key_mode_too_open(mode, true), "{mode:o}");
+        }
+        for mode in [0o444, 0o460, 0o644, 0o604] {
+            assert!(key_mode_too_open(mode, true), "{mode:o}");
         }
     }
 

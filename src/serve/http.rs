@@ -116,17 +116,21 @@ impl App {
         })
     }
 
-    fn with_store(&self, f: impl FnOnce(&Store) -> Result<Response<Body>, Response<Body>>) -> Response<Body> {
+    fn with_store(&self, f: impl FnOnce(&Store) -> Result<Response<Body>, Failure>) -> Response<Body> {
         match Store::open(&self.job.db) {
-            Ok(store) => f(&store).unwrap_or_else(|e| e),
+            Ok(store) => f(&store)
+                .unwrap_or_else(|Failure(e)| text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"))),
             Err(e) => text(StatusCode::SERVICE_UNAVAILABLE, &format!("database: {e}\n")),
         }
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Response<Body> {
+/// A request the store or a renderer could not answer: a 500 with the reason.
+struct Failure(String);
+
+fn internal(e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "request failed");
-    text(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}\n"))
+    Failure(e.to_string())
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Body> {

@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(value(&text, "zoneaudit_last_run_success"), Some("1"));
         assert_eq!(value(&text, "zoneaudit_last_run_id"), Some("4"));
         assert_eq!(value(&text, "zoneaudit_last_run_duration_seconds"), Some("3"));
-        assert_eq!(value(&text, "zoneaudit_last_run_start_timestamp_seconds"), Some("1764208800"));
+        assert_eq!(value(&text, "zoneaudit_last_run_start_timestamp_seconds"), Some("1795744800"));
         assert_eq!(value(&text, r#"zoneaudit_findings{severity="high"}"#), Some("2"));
         assert_eq!(value(&text, r#"zoneaudit_findings{severity="critical"}"#), Some("0"));
         assert_eq!(value(&text, r#"zoneaudit_findings_by_rule{rule="ZI-SESSION-DOWN"}"#), Some("0"));

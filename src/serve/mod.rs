@@ -85,6 +85,8 @@ pub async fn serve(
     let job = Arc::new(job);
     let slot = Arc::new(RunSlot::default());
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Handlers first: a SIGTERM right after the address is announced must not kill the process.
+    let signals = Signals::install()?;
     on_listening(local);
     tracing::info!(listen = %local, schedule = opts.schedule.as_str(), "serving");
 
@@ -93,7 +95,7 @@ pub async fn serve(
     let app = Arc::new(http::App { job, slot: Arc::clone(&slot) });
     let server = tokio::spawn(accept(listener, app, stop_rx));
 
-    wait_for_signal().await?;
+    signals.wait().await;
     tracing::info!("shutdown requested: no new connections or runs");
     let _ = stop_tx.send(true);
     let _ = scheduler.await;
@@ -108,15 +110,27 @@ pub async fn serve(
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<(), ServeError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(ServeError::Signal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(ServeError::Signal)?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+/// SIGTERM (Kubernetes, systemd) and SIGINT (a terminal) both mean: shut down cleanly.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, ServeError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(ServeError::Signal)?,
+            int: signal(SignalKind::interrupt()).map_err(ServeError::Signal)?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+            _ = self.int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+        }
+    }
 }
 
 /// Fires at every occurrence of the schedule until told to stop.

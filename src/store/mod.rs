@@ -57,6 +57,7 @@ pub use cursor::FileCursor;
 pub use evidence_refs::{PayloadCheck, RunRows};
 use lock::RunLock;
 pub use outbox::{Baseline, DeliveryState, OutboxRow};
+pub use prune::{PrunePlan, Pruned, StoredTombstone};
 
 /// How long a write waits for another connection's write lock, and `begin_run` for the run lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

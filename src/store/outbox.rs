@@ -44,7 +44,8 @@ pub struct OutboxRow {
 /// The accepted topology baseline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
-    pub run_id: i64,
+    /// `None` once retention pruned that run: the baseline's items stay.
+    pub run_id: Option<i64>,
     pub accepted_at: DateTime<Utc>,
     pub items: Vec<TopologyItem>,
 }
@@ -142,7 +143,7 @@ impl Store {
 
     pub fn baseline(&self) -> Result<Option<Baseline>> {
         let op = "read baseline";
-        let row: Option<(i64, String, String)> = self
+        let row: Option<(Option<i64>, String, String)> = self
             .conn
             .query_row("SELECT run_id, accepted_at, items FROM baseline WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))

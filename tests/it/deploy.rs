@@ -627,3 +627,43 @@ fn the_dockerfile_copies_what_the_repository_has_and_runs_as_non_root() {
     assert_eq!(user, "65532:65532", "the uid/gid the manifests run as");
     assert!(steps.iter().any(|(w, r)| w == "ENTRYPOINT" && r.contains("zoneaudit")));
 }
+
+#[test]
+fn the_kubernetes_objects_in_the_deploy_guide_validate() {
+    let guide = std::fs::read_to_string(repo().join("docs/DEPLOY.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in guide.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, "```yaml") => current = Some(String::new()),
+            (Some(block), "```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    let objects: Vec<&String> = blocks.iter().filter(|b| b.contains("apiVersion:")).collect();
+    assert!(!objects.is_empty(), "the guide shows the inspect pod");
+    let dir = tempfile::tempdir().unwrap();
+    for (i, block) in objects.iter().enumerate() {
+        let file = dir.path().join(format!("guide-{i}.yaml"));
+        std::fs::write(&file, block).unwrap();
+        if let Err(report) = validate(&file) {
+            panic!("docs/DEPLOY.md yaml block {i} does not validate:\n{report}\n{block}");
+        }
+        // What the guide applies must pass the namespace's `restricted` Pod Security level too.
+        let pod: Value = serde_saphyr::from_str(block).unwrap();
+        if pod["kind"] == "Pod" {
+            assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+            for c in pod["spec"]["containers"].as_array().unwrap() {
+                assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+                assert_eq!(strings(&c["securityContext"]["capabilities"]["drop"]), ["ALL"]);
+            }
+        }
+    }
+}
