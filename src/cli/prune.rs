@@ -19,10 +19,14 @@ use crate::evidence::tombstone::{self, Retention, Tombstone};
 use crate::store::{RunRow, Store};
 
 pub fn prune(cli: &Cli, keep: Option<Duration>, dry_run: bool) -> CmdResult {
-    let keep =
-        keep.ok_or_else(|| CliError::operational("runs prune: give --keep DURATION (e.g. --keep 400d)"))?;
     // Signing the tombstone needs the config's key; a dry run with --db does not.
     let settings = if cli.db.is_none() || !dry_run { Some(settings(cli)?) } else { settings(cli).ok() };
+    // --keep wins; otherwise the config's `retention.keep` (default 400d).
+    let keep = keep.or_else(|| settings.as_ref().map(|s| s.retention_keep)).ok_or_else(|| {
+        CliError::operational(
+            "runs prune: give --keep DURATION (e.g. --keep 400d) or a config with retention.keep",
+        )
+    })?;
     let mut store = open_existing_db(cli, settings.as_ref())?;
     let now = Utc::now();
     let keep_text = keep_phrase(keep);

@@ -110,6 +110,8 @@ pub struct Settings {
     pub signing: Option<Signing>,
     pub collection: Collection,
     pub alerts: Alerts,
+    /// `retention.keep`: what `runs prune` keeps without `--keep` (default 400 days).
+    pub retention_keep: std::time::Duration,
 }
 
 impl Settings {
@@ -326,6 +328,16 @@ impl Validator<'_> {
             signing,
             collection: self.collection(raw.collection.as_ref())?,
             alerts,
+            retention_keep: match raw.retention.as_ref() {
+                None => std::time::Duration::from_secs(400 * 24 * 3600),
+                Some(r) => humantime::parse_duration(r.keep.value.trim()).map_err(|e| {
+                    self.invalid(
+                        &r.keep,
+                        "retention.keep",
+                        format!("invalid duration {:?}: {e}", r.keep.value),
+                    )
+                })?,
+            },
         })
     }
 

@@ -29,6 +29,15 @@ pub struct RawConfig {
     pub collection: Option<RawCollection>,
     #[serde(default)]
     pub alerts: Option<RawAlerts>,
+    #[serde(default)]
+    pub retention: Option<RawRetention>,
+}
+
+/// How long `runs prune` keeps runs when `--keep` is not given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawRetention {
+    pub keep: Text,
 }
 
 /// Drift alerts: where they go and how they are delivered.

@@ -171,3 +171,37 @@ fn live_transports_are_validated() {
     let e = err(&with("  - { name: c, kind: calico, kubernetes: { nodeStatus: { strategy: ephemeral } } }"));
     assert!(e.contains("needs the nodes"), "{e}");
 }
+
+#[test]
+fn retention_defaults_to_400_days_and_a_bad_duration_names_its_line() {
+    assert_eq!(load(GOOD).unwrap().retention_keep, std::time::Duration::from_secs(400 * 86400));
+    let s = load(&format!("{GOOD}retention: {{ keep: 90d }}\n")).unwrap();
+    assert_eq!(s.retention_keep, std::time::Duration::from_secs(90 * 86400));
+    let e = err(&format!("{GOOD}retention: {{ keep: forever }}\n"));
+    assert!(e.starts_with("zoneaudit.yaml: line 25: retention.keep: invalid duration \"forever\""), "{e}");
+}
+
+#[test]
+fn alert_channels_are_validated_with_line_and_field() {
+    let channel = |body: &str| format!("{GOOD}alerts:\n  channels:\n{body}");
+    let ok = load(&channel(
+        "    - { name: mail, type: email, smtp: \"smtps://mail.example.com\", from: za@example.com, to: [a@example.com] }\n    - { name: hook, type: webhook, format: alertmanager, url: \"https://am.example.com/hook\", zones: [yellow] }\n",
+    ))
+    .unwrap();
+    assert_eq!(ok.alerts.channels.len(), 2);
+    match &ok.alerts.channels[0].target {
+        Target::Email(e) => {
+            assert_eq!((e.host.as_str(), e.port, e.tls), ("mail.example.com", 465, SmtpTls::Implicit))
+        }
+        other => panic!("{other:?}"),
+    }
+    let e =
+        err(&channel("    - { name: hook, type: webhook, url: \"https://x.example/h\", zones: [purple] }\n"));
+    assert!(e.contains("alerts.channels[0].zones: \"purple\" is not a declared zone"), "{e}");
+    let e = err(&channel(
+        "    - { name: m, type: email, smtp: \"smtp://h:25\", tls: none, from: a@b.c, to: [d@e.f], username: u, passwordEnv: P }\n",
+    ));
+    assert!(e.contains("refusing to send a password without TLS"), "{e}");
+    let e = err(&channel("    - { name: hook, type: webhook, url: \"ftp://secret-token@x\" }\n"));
+    assert!(e.contains("alerts.channels[0].url: not an http(s) URL") && !e.contains("secret-token"), "{e}");
+}
