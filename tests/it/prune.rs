@@ -142,9 +142,14 @@ fn keeping_longer_than_the_oldest_run_prunes_nothing() {
     assert!(out.stdout.contains("run 3 is the latest complete run"), "{}", out.stdout);
     assert_eq!(run_ids(config), [3]);
 
-    let missing = run(&["--config", config, "runs", "prune"]);
-    assert_eq!(missing.code, 2, "{}", missing.all());
-    assert!(missing.stderr.contains("--keep"), "{}", missing.all());
+    // Without --keep: the config's retention.keep, 400 days by default.
+    let default = run(&["--config", config, "runs", "prune"]);
+    assert_eq!(default.code, 0, "{}", default.all());
+    assert!(
+        default.stdout.contains("nothing to prune") && default.stdout.contains("keep 400d"),
+        "{}",
+        default.stdout
+    );
 }
 
 /// The baseline's run is pruned (the demo accepts night 1); drift is still measured against it.
