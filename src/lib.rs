@@ -15,4 +15,5 @@ pub mod model;
 pub mod pipeline;
 pub mod rules;
 pub mod serve;
+pub mod simulate;
 pub mod store;

@@ -45,6 +45,9 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Alerts { command } => super::alerts::alerts(&cli, command),
         Command::Serve(args) => super::serve::serve(&cli, args),
         Command::Doctor => super::doctor::doctor(&cli),
+        Command::Simulate { scale, out, seed, nights, churn } => {
+            simulate(*scale, out, *seed, *nights, *churn)
+        }
         Command::Completions { shell } => completions(*shell),
         Command::Man { out } => man(out.as_deref()),
         Command::Baseline { command } => super::alerts::baseline(&cli, command),
@@ -646,5 +649,33 @@ fn man(out: Option<&Path>) -> CmdResult {
             println!("man pages written to {}", dir.display());
         }
     }
+    Ok(0)
+}
+
+fn simulate(scale: crate::simulate::Scale, out: &Path, seed: u64, nights: u32, churn: f64) -> CmdResult {
+    let opts = crate::simulate::SimulateOptions {
+        seed,
+        nights,
+        churn,
+        ..crate::simulate::SimulateOptions::new(scale, out)
+    };
+    let s = crate::simulate::simulate(&opts)?;
+    println!(
+        "{}: {} zones, {} nodes, {} route reflectors, {} VRF routes and {} firewall lines a night, {} night(s), {} MB",
+        s.cluster,
+        s.zones,
+        s.nodes,
+        s.route_reflectors,
+        s.routes,
+        s.panos_lines,
+        s.nights,
+        s.bytes / 1_000_000
+    );
+    println!("config:   {}", s.config.display());
+    println!(
+        "expected: {} ({} findings a run must produce, and nothing else)",
+        s.expected.display(),
+        s.expected_findings
+    );
     Ok(0)
 }

@@ -45,6 +45,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+fn parse_scale(s: &str) -> Result<crate::simulate::Scale, String> {
+    crate::simulate::Scale::parse(s).ok_or_else(|| format!("unknown scale {s:?} (S|M|L|XL)"))
+}
+
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
@@ -136,6 +140,22 @@ pub enum Command {
     },
     /// Long-running mode: the nightly job on a cron schedule, with /metrics, /healthz and the reports over HTTP.
     Serve(ServeArgs),
+    /// Write a generated estate in the real replay formats, with a config and the findings a run must produce.
+    Simulate {
+        /// S (3 zones, 5k routes), M (4 zones, 40k), L (8 zones, 250k routes, 2M firewall lines), XL (1M, 10M).
+        #[arg(long, value_parser = parse_scale)]
+        scale: crate::simulate::Scale,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Nights to write (night k in OUT/nights/k/ with its own config, one shared database).
+        #[arg(long, default_value_t = 1)]
+        nights: u32,
+        /// Fraction of routes replaced each night.
+        #[arg(long, default_value_t = 0.001)]
+        churn: f64,
+    },
     /// Check the config, signing key, database, every source and alert channel; print what to fix.
     Doctor,
     /// Shell completion script for SHELL on stdout.

@@ -39,11 +39,7 @@ fn k8s_time(t: NaiveDateTime) -> String {
 
 /// A stable UUID-shaped identifier from a name (Kubernetes uid, PAN-OS rule uuid).
 fn uuid_for(name: &str) -> String {
-    let h = format!(
-        "{:016x}{:016x}",
-        Rng::new(fnv(name), 1).next(),
-        Rng::new(fnv(name), 2).next()
-    );
+    let h = format!("{:016x}{:016x}", Rng::new(fnv(name), 1).next_u64(), Rng::new(fnv(name), 2).next_u64());
     format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
@@ -133,7 +129,9 @@ pub fn write_calico(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Resul
     });
     kubectl_list(
         &dir.join("calico/nodes.json"),
-        nodes.enumerate().map(|(i, (z, name, addr, rr))| k8s_node(z, &name, addr, rr, rv_base + i as u64, built)),
+        nodes
+            .enumerate()
+            .map(|(i, (z, name, addr, rr))| k8s_node(z, &name, addr, rr, rv_base + i as u64, built)),
     )?;
     let config = json!({ "asNumber": 64512, "logSeverityScreen": "Info", "nodeToNodeMeshEnabled": false });
     kubectl_list(
@@ -144,7 +142,10 @@ pub fn write_calico(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Resul
     for z in &estate.zones {
         let workers = format!("{} && !has(route-reflector)", z.selector());
         let rrs = format!("{} && has(route-reflector)", z.selector());
-        peers.push((format!("{}-nodes-to-rrs", z.name), json!({ "nodeSelector": workers, "peerSelector": rrs })));
+        peers.push((
+            format!("{}-nodes-to-rrs", z.name),
+            json!({ "nodeSelector": workers, "peerSelector": rrs }),
+        ));
         peers.push((format!("{}-rrs-to-rrs", z.name), json!({ "nodeSelector": rrs, "peerSelector": rrs })));
         for leaf in &LEAVES {
             peers.push((
@@ -155,7 +156,10 @@ pub fn write_calico(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Resul
     }
     kubectl_list(
         &dir.join("calico/bgppeers.json"),
-        peers.into_iter().enumerate().map(|(i, (name, spec))| calico_object("BGPPeer", &name, built, 4410 + i as u64, spec)),
+        peers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, spec))| calico_object("BGPPeer", &name, built, 4410 + i as u64, spec)),
     )?;
     kubectl_list(
         &dir.join("calico/ippools.json"),
@@ -275,7 +279,11 @@ fn session_name(peer: Ipv4Addr) -> String {
 }
 
 fn bird_since(t: NaiveDateTime, now: NaiveDateTime) -> String {
-    if now - t < Duration::hours(20) { t.format("%H:%M:%S").to_string() } else { t.format("%Y-%m-%d").to_string() }
+    if now - t < Duration::hours(20) {
+        t.format("%H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d").to_string()
+    }
 }
 
 fn bird_row(out: &mut impl Write, name: &str, proto: &str, since: &str, info: &str) -> io::Result<()> {
@@ -302,23 +310,47 @@ fn bird_basic(
     writeln!(out, "  Preference:     {preference}")?;
     writeln!(out, "  Input filter:   {}", filters.0)?;
     writeln!(out, "  Output filter:  {}", filters.1)?;
-    writeln!(out, "  Routes:         {accepted} imported, {} exported, {preferred} preferred", offered - ex_filtered)?;
+    writeln!(
+        out,
+        "  Routes:         {accepted} imported, {} exported, {preferred} preferred",
+        offered - ex_filtered
+    )?;
     writeln!(out, "  Route change stats:     received   rejected   filtered    ignored   accepted")?;
-    writeln!(out, "{}", stats_row("Import updates:", [Some(received), Some(0), Some(filtered), Some(ignored), Some(accepted)]))?;
+    writeln!(
+        out,
+        "{}",
+        stats_row(
+            "Import updates:",
+            [Some(received), Some(0), Some(filtered), Some(ignored), Some(accepted)]
+        )
+    )?;
     writeln!(out, "{}", stats_row("Import withdraws:", [Some(0), Some(0), None, Some(0), Some(0)]))?;
     writeln!(
         out,
         "{}",
-        stats_row("Export updates:", [Some(offered), Some(0), Some(ex_filtered), None, Some(offered - ex_filtered)])
+        stats_row(
+            "Export updates:",
+            [Some(offered), Some(0), Some(ex_filtered), None, Some(offered - ex_filtered)]
+        )
     )?;
     writeln!(out, "{}", stats_row("Export withdraws:", [Some(0), None, None, None, Some(0)]))
 }
 
-fn write_bird_protocols(out: &mut impl Write, z: &Zone, j: usize, sessions: &[BirdSession], night: &NightPlan) -> io::Result<()> {
+/// A BIRD protocol that is not BGP: name, kind, preference, filters, import, export, preferred.
+type LocalProtocol =
+    (&'static str, &'static str, u32, (&'static str, &'static str), (u64, u64, u64), (u64, u64), u64);
+
+fn write_bird_protocols(
+    out: &mut impl Write,
+    z: &Zone,
+    j: usize,
+    sessions: &[BirdSession],
+    night: &NightPlan,
+) -> io::Result<()> {
     let now = night.collected_at;
     let up = bird_since(night.bring_up, now);
     writeln!(out, "name     proto    table    state  since       info")?;
-    let local: [(&str, &str, u32, (&str, &str), (u64, u64, u64), (u64, u64), u64); 4] = [
+    let local: [LocalProtocol; 4] = [
         ("static1", "Static", 200, ("ACCEPT", "REJECT"), (0, 0, 0), (0, 0), 0),
         ("kernel1", "Kernel", 10, ("ACCEPT", "calico_kernel_programming"), (0, 0, 0), (5, 1), 0),
         ("device1", "Device", 240, ("ACCEPT", "REJECT"), (0, 0, 0), (0, 0), 0),
@@ -330,7 +362,13 @@ fn write_bird_protocols(out: &mut impl Write, z: &Zone, j: usize, sessions: &[Bi
         writeln!(out)?;
     }
     for s in sessions {
-        bird_row(out, &session_name(s.peer), "BGP", &bird_since(s.since, now), &format!("{:<14}", "Established"))?;
+        bird_row(
+            out,
+            &session_name(s.peer),
+            "BGP",
+            &bird_since(s.since, now),
+            &format!("{:<14}", "Established"),
+        )?;
         writeln!(out, "  Description:    Connection to BGP peer")?;
         bird_basic(out, 100, ("(unnamed)", "(unnamed)"), s.import, s.export, s.preferred)?;
         let (caps, session, hold) = match s.role {
@@ -397,7 +435,12 @@ fn write_bird_routes(out: &mut impl Write, z: &Zone, j: usize, night: &NightPlan
     bgp(out, &format!("{} {FIREWALL_ASN}", LEAVES[0].asn), leaf1)?;
     for w in 0..z.workers {
         let addr = z.worker_addr(w);
-        writeln!(out, "{:<18} via {addr} on {NODE_IFACE} [{} {since}] * (100/0) [i]", z.block_cidr(w), session_name(addr))?;
+        writeln!(
+            out,
+            "{:<18} via {addr} on {NODE_IFACE} [{} {since}] * (100/0) [i]",
+            z.block_cidr(w),
+            session_name(addr)
+        )?;
         bgp(out, "", addr)?;
     }
     writeln!(out, "{:<18} dev {NODE_IFACE} [direct1 {since}] * (240)", z.node_subnet())?;
@@ -423,7 +466,13 @@ pub fn write_bird(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Result<
 // ---------------------------------------------------------------------------------------------
 // Arista EOS eAPI
 
-fn eos_route(out: &mut impl Write, prefix: &str, connected: bool, leaked: bool, vias: &str) -> io::Result<()> {
+fn eos_route(
+    out: &mut impl Write,
+    prefix: &str,
+    connected: bool,
+    leaked: bool,
+    vias: &str,
+) -> io::Result<()> {
     if connected {
         write!(
             out,
@@ -445,7 +494,13 @@ fn via(iface: &str, hop: Option<Ipv4Addr>) -> String {
 }
 
 /// Routes of one leaf's zone VRF: returns how many were written.
-fn write_vrf_routes(out: &mut impl Write, estate: &Estate, leaf: &Leaf, z: &Zone, night: &NightPlan) -> io::Result<usize> {
+fn write_vrf_routes(
+    out: &mut impl Write,
+    estate: &Estate,
+    leaf: &Leaf,
+    z: &Zone,
+    night: &NightPlan,
+) -> io::Result<usize> {
     let zones = estate.zones.len();
     let (fw, _) = leaf.transit(z, zones);
     let svi = format!("Vlan{}", z.vlan());
@@ -460,7 +515,8 @@ fn write_vrf_routes(out: &mut impl Write, estate: &Estate, leaf: &Leaf, z: &Zone
     let leaks: Vec<_> =
         estate.anomalies.leaks.iter().filter(|l| leaf.index() == 0 && l.into == z.index).collect();
     // A leak takes the place of one host route, so the table's size is the scale's.
-    let hosts = super::topology::host_routes_in(&estate.spec, &estate.zones, leaf.index(), z.index) - leaks.len();
+    let hosts =
+        super::topology::host_routes_in(&estate.spec, &estate.zones, leaf.index(), z.index) - leaks.len();
     let set = &night.host_routes[z.index];
     for (i, &k) in set.iter().take(hosts).enumerate() {
         out.write_all(b",")?;
@@ -472,7 +528,13 @@ fn write_vrf_routes(out: &mut impl Write, estate: &Estate, leaf: &Leaf, z: &Zone
         let owner = &estate.zones[l.owner];
         out.write_all(b",")?;
         let hop = owner.worker_addr(l.worker);
-        eos_route(out, &owner.block_cidr(l.worker), false, true, &via(&format!("Vlan{}", owner.vlan()), Some(hop)))?;
+        eos_route(
+            out,
+            &owner.block_cidr(l.worker),
+            false,
+            true,
+            &via(&format!("Vlan{}", owner.vlan()), Some(hop)),
+        )?;
         n += 1;
     }
     out.write_all(b",")?;
@@ -488,7 +550,11 @@ pub fn write_eos(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Result<u
     let date = night.collected_at.format("%Y%m%d");
     for leaf in &LEAVES {
         let mut out = create(&dir.join(format!("eos/{}-routes.json", leaf.name)))?;
-        write!(out, "{{\"jsonrpc\":\"2.0\",\"id\":\"zoneaudit-{}-routes-{date}\",\"result\":[{{\"vrfs\":{{", leaf.name)?;
+        write!(
+            out,
+            "{{\"jsonrpc\":\"2.0\",\"id\":\"zoneaudit-{}-routes-{date}\",\"result\":[{{\"vrfs\":{{",
+            leaf.name
+        )?;
         write!(
             out,
             "\"default\":{{\"routes\":{{\"10.255.0.{}/32\":{{\"kernelProgrammed\":true,\"directlyConnected\":true,\"routeAction\":\"forward\",\"routeLeaked\":false,\"vias\":[{{\"interface\":\"Loopback0\"}}],\"hardwareProgrammed\":true,\"routeType\":\"connected\"}}}},\"allRoutesProgrammedKernel\":true,\"routingDisabled\":false,\"allRoutesProgrammedHardware\":true,\"defaultRouteState\":\"notSet\"}}",
@@ -518,7 +584,10 @@ pub fn write_eos(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Result<u
                 peers.insert(z.rr_addr(j).to_string(), eos_peer(z.asn(), blocks, since, night));
             }
             let (fw, _) = leaf.transit(z, estate.zones.len());
-            peers.insert(fw.to_string(), eos_peer(FIREWALL_ASN, 1, night.bring_up - Duration::minutes(30), night));
+            peers.insert(
+                fw.to_string(),
+                eos_peer(FIREWALL_ASN, 1, night.bring_up - Duration::minutes(30), night),
+            );
             vrfs.insert(
                 z.vrf(),
                 json!({ "vrf": z.vrf(), "routerId": leaf.addr_in(z).to_string(), "asn": leaf.asn.to_string(), "peers": peers }),
@@ -560,12 +629,26 @@ fn app_traits(app: App) -> (&'static str, [&'static str; 5]) {
     match app {
         App::Ssl => (
             "ssl",
-            ["encrypted-tunnel", "networking", "browser-based", "4", "used-by-malware able-to-transfer-file pervasive-use"],
+            [
+                "encrypted-tunnel",
+                "networking",
+                "browser-based",
+                "4",
+                "used-by-malware able-to-transfer-file pervasive-use",
+            ],
         ),
-        App::Postgres => ("postgres", ["database", "business-systems", "client-server", "2", "able-to-transfer-file"]),
+        App::Postgres => {
+            ("postgres", ["database", "business-systems", "client-server", "2", "able-to-transfer-file"])
+        }
         App::WebBrowsing => (
             "web-browsing",
-            ["internet-utility", "general-internet", "browser-based", "4", "evasive able-to-transfer-file pervasive-use"],
+            [
+                "internet-utility",
+                "general-internet",
+                "browser-based",
+                "4",
+                "evasive able-to-transfer-file pervasive-use",
+            ],
         ),
     }
 }
@@ -639,9 +722,9 @@ fn write_line(out: &mut impl Write, l: &Line, t: i64, clock: &mut Clock, uuid: &
     )?;
     // Fields 69-102 are empty; 103 the high-resolution time; 106-115 the App-ID traits.
     out.write_all(&[b','; 35])?;
-    write!(
+    writeln!(
         out,
-        "{iso}.{:03}+00:00,,,{},{},{},{},{},,{app},no,no,0\n",
+        "{iso}.{:03}+00:00,,,{},{},{},{},{},,{app},no,no,0",
         l.id % 1000,
         traits[0],
         traits[1],
@@ -667,7 +750,8 @@ pub fn write_panos(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Result
     }
     odd.sort();
     let start = (night.collected_at - Duration::hours(24)).and_utc().timestamp();
-    let mut clock = Clock { second: i64::MIN, panos: String::new(), syslog: String::new(), iso: String::new() };
+    let mut clock =
+        Clock { second: i64::MIN, panos: String::new(), syslog: String::new(), iso: String::new() };
     let uuids: Vec<String> = flows.iter().map(|f| uuid_for(&format!("rule/{}", f.rule))).collect();
     let odd_uuids: Vec<String> =
         estate.anomalies.unapproved.iter().map(|f| uuid_for(&format!("rule/{}", f.rule))).collect();
@@ -686,7 +770,7 @@ pub fn write_panos(dir: &Path, estate: &Estate, night: &NightPlan) -> io::Result
             (&flows[f], &uuids[f])
         };
         let (from, to) = (&estate.zones[flow.from], &estate.zones[flow.to]);
-        let r = rng.next();
+        let r = rng.next_u64();
         let line = Line {
             flow,
             from,
@@ -714,7 +798,10 @@ pub fn write_rule_hits(dir: &Path, night: &NightPlan, hits: &BTreeMap<String, u6
     let created = (night.bring_up - Duration::days(200)).and_utc().timestamp();
     let last = (night.collected_at - Duration::minutes(1)).and_utc().timestamp();
     let first = (night.collected_at - Duration::hours(24)).and_utc().timestamp();
-    writeln!(out, "<response status=\"success\">\n\t<result>\n\t\t<rule-hit-count>\n\t\t\t<vsys>\n\t\t\t\t<entry name=\"vsys1\">\n\t\t\t\t\t<rule-base>\n\t\t\t\t\t\t<entry name=\"security\">\n\t\t\t\t\t\t\t<rules>")?;
+    writeln!(
+        out,
+        "<response status=\"success\">\n\t<result>\n\t\t<rule-hit-count>\n\t\t\t<vsys>\n\t\t\t\t<entry name=\"vsys1\">\n\t\t\t\t\t<rule-base>\n\t\t\t\t\t\t<entry name=\"security\">\n\t\t\t\t\t\t\t<rules>"
+    )?;
     for (rule, n) in hits {
         let base = 1_000 * u64::from(night.number);
         writeln!(
@@ -723,6 +810,9 @@ pub fn write_rule_hits(dir: &Path, night: &NightPlan, hits: &BTreeMap<String, u6
             base + n
         )?;
     }
-    writeln!(out, "\t\t\t\t\t\t\t</rules>\n\t\t\t\t\t\t</entry>\n\t\t\t\t\t</rule-base>\n\t\t\t\t</entry>\n\t\t\t</vsys>\n\t\t</rule-hit-count>\n\t</result>\n</response>")?;
+    writeln!(
+        out,
+        "\t\t\t\t\t\t\t</rules>\n\t\t\t\t\t\t</entry>\n\t\t\t\t\t</rule-base>\n\t\t\t\t</entry>\n\t\t\t</vsys>\n\t\t</rule-hit-count>\n\t</result>\n</response>"
+    )?;
     out.flush()
 }

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use chrono::{Days, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use serde_json::json;
 
-pub use topology::{Scale, ScaleSpec};
 use topology::{Anomalies, Flow, LEAVES, Zone};
+pub use topology::{Scale, ScaleSpec};
 
 /// `zoneaudit simulate --scale S|M|L|XL --out DIR [--seed N] [--nights N] [--churn RATE]`.
 #[derive(Clone, Debug)]
@@ -115,8 +115,9 @@ impl Estate {
 
     fn night(&self, first: NaiveDate, number: u32, churn: f64) -> NightPlan {
         let date = first + Days::new(u64::from(number - 1));
-        let sizes: Vec<usize> =
-            (0..self.zones.len()).map(|z| topology::host_route_set_size(&self.spec, &self.zones, z)).collect();
+        let sizes: Vec<usize> = (0..self.zones.len())
+            .map(|z| topology::host_route_set_size(&self.spec, &self.zones, z))
+            .collect();
         NightPlan {
             number,
             collected_at: date.and_time(NaiveTime::from_hms_opt(2, 0, 0).expect("02:00")),
@@ -247,7 +248,8 @@ pub fn simulate(opts: &SimulateOptions) -> Result<Summary, SimulateError> {
         bytes += size;
         if opts.nights > 1 {
             let path = night_dir.join("zoneaudit.yaml");
-            std::fs::write(&path, estate.config_yaml(opts.scale, "inputs", "../../")).map_err(io_at(&path))?;
+            std::fs::write(&path, estate.config_yaml(opts.scale, "inputs", "../../"))
+                .map_err(io_at(&path))?;
         }
     }
     let inputs = if opts.nights == 1 { "inputs" } else { "nights/1/inputs" };
@@ -255,7 +257,8 @@ pub fn simulate(opts: &SimulateOptions) -> Result<Summary, SimulateError> {
     std::fs::write(&config, estate.config_yaml(opts.scale, inputs, "")).map_err(io_at(&config))?;
     let expected_path = out.join("expected.json");
     let expected = estate.expected();
-    let doc: Vec<_> = expected.iter().map(|(rule, subject)| json!({ "ruleId": rule, "subject": subject })).collect();
+    let doc: Vec<_> =
+        expected.iter().map(|(rule, subject)| json!({ "ruleId": rule, "subject": subject })).collect();
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     std::fs::write(&expected_path, text).map_err(io_at(&expected_path))?;
     crate::evidence::keys::generate(&out.join("keys")).map_err(|e| SimulateError::Key(e.to_string()))?;

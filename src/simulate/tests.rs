@@ -34,12 +34,17 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn the_same_seed_writes_the_same_bytes_and_another_seed_other_bytes() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     simulate(&options(a.path(), 7)).unwrap();
     simulate(&options(b.path(), 7)).unwrap();
     simulate(&options(c.path(), 8)).unwrap();
     let (fa, fb, fc) = (files(a.path()), files(b.path()), files(c.path()));
-    assert!(fa.contains_key("inputs/panos/fw-core.log") && fa.contains_key("expected.json"), "{:?}", fa.keys());
+    assert!(
+        fa.contains_key("inputs/panos/fw-core.log") && fa.contains_key("expected.json"),
+        "{:?}",
+        fa.keys()
+    );
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     for (path, bytes) in &fa {
         assert!(fb[path] == *bytes, "{path} differs between two runs with seed 7");
@@ -67,7 +72,8 @@ fn scale_s_has_the_declared_numbers() {
 
     let mut vrf_routes = 0;
     for leaf in ["leaf1", "leaf2"] {
-        let doc: serde_json::Value = serde_json::from_str(&read(&format!("inputs/eos/{leaf}-routes.json"))).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&read(&format!("inputs/eos/{leaf}-routes.json"))).unwrap();
         for (vrf, table) in doc["result"][0]["vrfs"].as_object().unwrap() {
             if vrf != "default" {
                 vrf_routes += table["routes"].as_object().unwrap().len();
@@ -93,7 +99,8 @@ fn later_nights_churn_routes_but_keep_the_anomalies() {
     let read = |rel: &str| std::fs::read_to_string(dir.path().join(rel)).unwrap();
     assert!(read("zoneaudit.yaml").contains("nights/1/inputs/calico"));
     assert!(read("nights/2/zoneaudit.yaml").contains("database: ../../zoneaudit.db"));
-    let (r1, r2) = (read("nights/1/inputs/eos/leaf1-routes.json"), read("nights/2/inputs/eos/leaf1-routes.json"));
+    let (r1, r2) =
+        (read("nights/1/inputs/eos/leaf1-routes.json"), read("nights/2/inputs/eos/leaf1-routes.json"));
     let prefixes = |text: &str| {
         let doc: serde_json::Value = serde_json::from_str(text).unwrap();
         doc["result"][0]["vrfs"]

@@ -185,12 +185,7 @@ impl Zone {
 
     /// The `k`th host route of the zone's VRF (a service / load-balancer address).
     pub fn host_route(&self, k: u32) -> String {
-        format!(
-            "10.{}.{}.{}/32",
-            u32::from(self.pool_octet()) + 8 + k / 65_536,
-            (k / 256) % 256,
-            k % 256
-        )
+        format!("10.{}.{}.{}/32", u32::from(self.pool_octet()) + 8 + k / 65_536, (k / 256) % 256, k % 256)
     }
 }
 
@@ -207,11 +202,11 @@ pub struct Rng(u64);
 impl Rng {
     pub fn new(seed: u64, stream: u64) -> Rng {
         let mut r = Rng(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
-        r.next();
+        r.next_u64();
         r
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -221,7 +216,7 @@ impl Rng {
 
     /// Uniform enough in `0..n` (n > 0) for test data.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
@@ -300,7 +295,11 @@ impl Anomalies {
         let mut rng = Rng::new(seed, 0xA_0A11);
         let workers = zones[0].workers;
         let leaks = (0..count)
-            .map(|k| Leak { owner: k % n, worker: k + rng.below((workers - count) as u64) as usize, into: (k + 1) % n })
+            .map(|k| Leak {
+                owner: k % n,
+                worker: k + rng.below((workers - count) as u64) as usize,
+                into: (k + 1) % n,
+            })
             .collect();
         let stray_peers = (0..count)
             .map(|k| StrayPeer {

@@ -14,5 +14,6 @@ mod record;
 mod report;
 mod report_html;
 mod serve;
+mod simulate;
 mod support;
 mod verify_docs;
