@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::commands::{CliError, CmdResult, keyring, open_existing_db, settings, signing_key};
 use super::{Cli, ReportArgs, ReportFormat};
-use crate::evidence::chain::{self, RunVerdict};
-use crate::evidence::period::{self, CoveredRun, PeriodInput, RunEvidence};
+use crate::evidence::chain;
+use crate::evidence::period;
 use crate::evidence::{csv, html, markdown_period, oscal, policyreport};
 
 pub fn report(cli: &Cli, args: &ReportArgs) -> CmdResult {
@@ -59,34 +59,24 @@ pub fn report(cli: &Cli, args: &ReportArgs) -> CmdResult {
         .map(|s| s.cluster.clone())
         .or_else(|| verdicts.first().map(|v| v.run.cluster.clone()))
         .unwrap_or_default();
-    let monitoring_since = verdicts.first().map(|v| v.run.started_at);
-    let before_window = verdicts
-        .iter()
-        .rfind(|v| {
-            v.run.started_at < since && v.verification.trusted() && v.run.status.as_str() == "complete"
-        })
-        .and_then(|v| v.report.clone());
-    let runs: Vec<RunEvidence> = verdicts
-        .into_iter()
-        .filter(|v| v.run.started_at >= since && v.run.started_at <= until)
-        .map(run_evidence)
-        .collect();
-    let unverified: Vec<i64> = runs
+    let input = period::input::period_input(
+        verdicts,
+        period::input::Window {
+            cluster,
+            since,
+            until,
+            generated_at: now,
+            zone_filter: args.zone.clone(),
+            zones,
+        },
+    );
+    let unverified: Vec<i64> = input
+        .runs
         .iter()
         .filter(|r| r.run.status == "complete" && !r.run.verification.trusted())
         .map(|r| r.run.run_id)
         .collect();
-    let period = period::build(PeriodInput {
-        cluster,
-        since,
-        until,
-        generated_at: now,
-        zone_filter: args.zone.clone(),
-        zones,
-        monitoring_since,
-        before_window,
-        runs,
-    });
+    let period = period::build(input);
     let bytes = match args.format {
         ReportFormat::Html => html::render(&period).into_bytes(),
         ReportFormat::Md => markdown_period::render(&period).into_bytes(),
@@ -131,23 +121,6 @@ fn format_name(format: ReportFormat) -> &'static str {
         ReportFormat::Csv => "CSV",
         ReportFormat::Oscal => "OSCAL assessment-results",
         ReportFormat::Policyreport => "ClusterPolicyReport",
-    }
-}
-
-fn run_evidence(v: RunVerdict) -> RunEvidence {
-    let RunVerdict { run, verification, report } = v;
-    RunEvidence {
-        run: CoveredRun {
-            run_id: run.id,
-            started_at: run.started_at,
-            finished_at: run.finished_at,
-            status: run.status.as_str().to_string(),
-            report_digest: run.report_digest.clone(),
-            verification,
-            evidence_complete: run.evidence_complete,
-            findings: run.findings,
-        },
-        report,
     }
 }
 

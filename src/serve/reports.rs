@@ -6,11 +6,11 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::config::Settings;
-use crate::evidence::chain::{self, RunVerdict};
+use crate::evidence::chain;
 use crate::evidence::keys::{Keyring, SigningKey};
-use crate::evidence::period::{self, CoveredRun, PeriodInput, PeriodReport, RunEvidence};
+use crate::evidence::period::{self, PeriodReport};
 use crate::evidence::{EvidenceError, csv, html, markdown_period, oscal, policyreport};
-use crate::store::{RunStatus, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeriodFormat {
@@ -82,46 +82,17 @@ pub fn period_report(
     until: DateTime<Utc>,
 ) -> Result<PeriodReport, StoreError> {
     let verdicts = chain::verify_reports(store, keys)?;
-    let monitoring_since = verdicts.first().map(|v| v.run.started_at);
-    let before_window = verdicts
-        .iter()
-        .rfind(|v| {
-            v.run.started_at < since && v.verification.trusted() && v.run.status == RunStatus::Complete
-        })
-        .and_then(|v| v.report.clone());
-    let runs = verdicts
-        .into_iter()
-        .filter(|v| v.run.started_at >= since && v.run.started_at <= until)
-        .map(run_evidence)
-        .collect();
-    Ok(period::build(PeriodInput {
-        cluster: settings.cluster.clone(),
-        since,
-        until,
-        generated_at: Utc::now(),
-        zone_filter: None,
-        zones: settings.zones.keys().cloned().collect(),
-        monitoring_since,
-        before_window,
-        runs,
-    }))
-}
-
-fn run_evidence(v: RunVerdict) -> RunEvidence {
-    let RunVerdict { run, verification, report } = v;
-    RunEvidence {
-        run: CoveredRun {
-            run_id: run.id,
-            started_at: run.started_at,
-            finished_at: run.finished_at,
-            status: run.status.as_str().to_string(),
-            report_digest: run.report_digest.clone(),
-            verification,
-            evidence_complete: run.evidence_complete,
-            findings: run.findings,
+    Ok(period::build(period::input::period_input(
+        verdicts,
+        period::input::Window {
+            cluster: settings.cluster.clone(),
+            since,
+            until,
+            generated_at: Utc::now(),
+            zone_filter: None,
+            zones: settings.zones.keys().cloned().collect(),
         },
-        report,
-    }
+    )))
 }
 
 pub fn render(

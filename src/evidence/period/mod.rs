@@ -861,6 +861,7 @@ fn verdict(v: &VerdictFacts) -> String {
     format!("{}; {}.", found, coverage.join("; "))
 }
 
+pub mod input;
 pub mod signed;
 
 #[cfg(test)]
