@@ -30,6 +30,7 @@ pub mod oscal;
 pub mod period;
 pub mod policyreport;
 pub mod report;
+mod statement;
 pub mod tombstone;
 pub mod verify;
 

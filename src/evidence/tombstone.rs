@@ -21,15 +21,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::EvidenceError;
-use super::canonical::{sha256_hex, to_canonical_vec};
-use super::dsse::{self, Envelope};
+use super::dsse::Envelope;
 use super::keys::{Keyring, SigningKey};
+use super::report::{SignedReport, ToolInfo};
+use super::statement as attest;
 use crate::store::RunRow;
-
-use super::report::{PAYLOAD_TYPE, STATEMENT_TYPE, SignedReport, ToolInfo, payload_digest};
 
 pub const SCHEMA: &str = "https://zoneaudit.io/schemas/tombstone/v1";
 pub const PREDICATE_TYPE: &str = "https://zoneaudit.io/attestation/tombstone/v1";
@@ -130,31 +129,37 @@ impl Tombstone {
     }
 }
 
+impl attest::Attested for Tombstone {
+    const PREDICATE_TYPE: &'static str = PREDICATE_TYPE;
+    const WHAT: &'static str = "tombstone";
+    fn subject_name(&self) -> String {
+        Tombstone::subject_name(self)
+    }
+    fn check(&self) -> Result<(), EvidenceError> {
+        if self.schema != SCHEMA {
+            return Err(attest::error("/predicate/schema", format!("unknown schema {:?}", self.schema)));
+        }
+        if self.runs.is_empty() {
+            return Err(attest::error("/predicate/runs", "empty"));
+        }
+        Ok(())
+    }
+}
+
 pub fn statement(tombstone: &Tombstone) -> Result<Value, EvidenceError> {
-    let digest = sha256_hex(&to_canonical_vec(tombstone)?);
-    let predicate = serde_json::to_value(tombstone)
-        .map_err(|source| EvidenceError::Canonical { what: "tombstone".to_string(), source })?;
-    Ok(json!({
-        "_type": STATEMENT_TYPE,
-        "subject": [{ "name": tombstone.subject_name(), "digest": { "sha256": digest } }],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": predicate,
-    }))
+    attest::statement(tombstone)
 }
 
 pub fn sign_tombstone(tombstone: &Tombstone, key: &SigningKey) -> Result<SignedReport, EvidenceError> {
     if tombstone.runs.is_empty() {
-        return Err(error("/predicate/runs", "a tombstone names at least one run"));
+        return Err(attest::error("/predicate/runs", "a tombstone names at least one run"));
     }
-    let body = to_canonical_vec(&statement(tombstone)?)?;
-    let envelope = dsse::sign(PAYLOAD_TYPE, &body, key);
-    let json = envelope.to_file_bytes();
-    Ok(SignedReport { envelope, digest: payload_digest(&body), json })
+    attest::sign(tombstone, key)
 }
 
 /// Whether a statement is a tombstone (rather than a run or period report).
 pub fn is_tombstone_statement(statement: &Value) -> bool {
-    statement.get("predicateType").and_then(Value::as_str) == Some(PREDICATE_TYPE)
+    attest::is::<Tombstone>(statement)
 }
 
 /// Whether the envelope bytes hold a tombstone statement (signature not checked): lets a verifier
@@ -175,47 +180,9 @@ pub fn open_tombstone(
 ) -> Result<(Tombstone, String), EvidenceError> {
     let envelope: Envelope = serde_json::from_slice(bytes)
         .map_err(|e| EvidenceError::Envelope { place: place.to_string(), reason: e.to_string() })?;
-    let body = dsse::verify(&envelope, keys)?;
-    if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(EvidenceError::PayloadType {
-            found: envelope.payload_type.clone(),
-            expected: PAYLOAD_TYPE.to_string(),
-        });
-    }
-    let exact = envelope.normalised()?.to_file_bytes();
-    if exact != bytes {
-        let offset =
-            exact.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(exact.len().min(bytes.len()));
-        return Err(EvidenceError::NotExact { place: place.to_string(), offset });
-    }
-    let statement: Value =
-        serde_json::from_slice(&body).map_err(|e| error("payload", format!("not JSON: {e}")))?;
-    let field = |pointer: &str| statement.pointer(pointer).and_then(Value::as_str);
-    if field("/_type") != Some(STATEMENT_TYPE) {
-        return Err(error("/_type", format!("expected {STATEMENT_TYPE:?}")));
-    }
-    if !is_tombstone_statement(&statement) {
-        return Err(error("/predicateType", format!("expected {PREDICATE_TYPE:?}")));
-    }
-    let predicate = statement.get("predicate").ok_or_else(|| error("/predicate", "missing"))?;
-    let computed = sha256_hex(&to_canonical_vec(predicate)?);
-    let found =
-        field("/subject/0/digest/sha256").ok_or_else(|| error("/subject/0/digest/sha256", "missing"))?;
-    if found != computed {
-        return Err(EvidenceError::SubjectDigest { found: found.to_string(), computed });
-    }
-    let tombstone: Tombstone = serde_json::from_value(predicate.clone())
-        .map_err(|e| error("/predicate", format!("not a tombstone: {e}")))?;
-    if tombstone.schema != SCHEMA {
-        return Err(error("/predicate/schema", format!("unknown schema {:?}", tombstone.schema)));
-    }
-    if tombstone.runs.is_empty() {
-        return Err(error("/predicate/runs", "empty"));
-    }
-    if field("/subject/0/name") != Some(tombstone.subject_name().as_str()) {
-        return Err(error("/subject/0/name", format!("expected {:?}", tombstone.subject_name())));
-    }
-    Ok((tombstone, payload_digest(&body)))
+    let opened = attest::open::<Tombstone>(place, &envelope, keys)?;
+    attest::check_exact(place, &envelope, bytes)?;
+    Ok(opened)
 }
 
 /// `runs 1-20 (20 runs), last pruned report sha256:…`: one phrase for verdict lines.
@@ -233,10 +200,6 @@ pub fn describe(tombstone: &Tombstone) -> String {
         tombstone.pruned_at.format("%Y-%m-%dT%H:%M:%SZ"),
         tombstone.retention.keep
     )
-}
-
-fn error(place: &str, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::Statement { place: place.to_string(), reason: reason.into() }
 }
 
 #[cfg(test)]
@@ -309,8 +272,9 @@ mod tests {
         // A run quietly dropped from the list: the signature no longer covers the payload.
         let mut envelope = signed.envelope.clone();
         let body = String::from_utf8(envelope.payload_bytes().unwrap()).unwrap();
-        envelope.payload =
-            dsse::encode(body.replace("\"status\":\"incomplete\"", "\"status\":\"complete\"").as_bytes());
+        envelope.payload = crate::evidence::dsse::encode(
+            body.replace("\"status\":\"incomplete\"", "\"status\":\"complete\"").as_bytes(),
+        );
         let err = open_tombstone("t.json", &envelope.to_file_bytes(), &keys).unwrap_err();
         assert!(err.to_string().contains("does not verify"), "{err}");
 

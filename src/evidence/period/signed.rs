@@ -9,14 +9,14 @@
 //!  }
 //! ```
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{PREDICATE_TYPE, PeriodReport, SCHEMA};
 use crate::evidence::EvidenceError;
-use crate::evidence::canonical::{sha256_hex, to_canonical_vec};
 use crate::evidence::dsse;
 use crate::evidence::keys::{Keyring, SigningKey};
-use crate::evidence::report::{PAYLOAD_TYPE, STATEMENT_TYPE, SignedReport, payload_digest};
+use crate::evidence::report::SignedReport;
+use crate::evidence::statement as attest;
 
 impl PeriodReport {
     /// The in-toto subject name: which cluster and which window are attested.
@@ -30,28 +30,31 @@ impl PeriodReport {
     }
 }
 
+impl attest::Attested for PeriodReport {
+    const PREDICATE_TYPE: &'static str = PREDICATE_TYPE;
+    const WHAT: &'static str = "period report";
+    fn subject_name(&self) -> String {
+        PeriodReport::subject_name(self)
+    }
+    fn check(&self) -> Result<(), EvidenceError> {
+        if self.schema != SCHEMA {
+            return Err(attest::error("/predicate/schema", format!("unknown schema {:?}", self.schema)));
+        }
+        Ok(())
+    }
+}
+
 pub fn statement(report: &PeriodReport) -> Result<Value, EvidenceError> {
-    let digest = sha256_hex(&to_canonical_vec(report)?);
-    let predicate = serde_json::to_value(report)
-        .map_err(|source| EvidenceError::Canonical { what: "period report".to_string(), source })?;
-    Ok(json!({
-        "_type": STATEMENT_TYPE,
-        "subject": [{ "name": report.subject_name(), "digest": { "sha256": digest } }],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": predicate,
-    }))
+    attest::statement(report)
 }
 
 pub fn sign_period(report: &PeriodReport, key: &SigningKey) -> Result<SignedReport, EvidenceError> {
-    let body = to_canonical_vec(&statement(report)?)?;
-    let envelope = dsse::sign(PAYLOAD_TYPE, &body, key);
-    let json = envelope.to_file_bytes();
-    Ok(SignedReport { envelope, digest: payload_digest(&body), json })
+    attest::sign(report, key)
 }
 
 /// Whether a verified statement is a period report (rather than a run report).
 pub fn is_period_statement(statement: &Value) -> bool {
-    statement.get("predicateType").and_then(Value::as_str) == Some(PREDICATE_TYPE)
+    attest::is::<PeriodReport>(statement)
 }
 
 /// Verify a signed period report (signature, statement shape, subject digest) and return it with
@@ -59,42 +62,7 @@ pub fn is_period_statement(statement: &Value) -> bool {
 pub fn open_period(envelope_bytes: &[u8], keys: &Keyring) -> Result<(PeriodReport, String), EvidenceError> {
     let envelope: dsse::Envelope = serde_json::from_slice(envelope_bytes)
         .map_err(|e| EvidenceError::Envelope { place: "envelope".to_string(), reason: e.to_string() })?;
-    let body = dsse::verify(&envelope, keys)?;
-    if envelope.payload_type != PAYLOAD_TYPE {
-        return Err(EvidenceError::PayloadType {
-            found: envelope.payload_type.clone(),
-            expected: PAYLOAD_TYPE.to_string(),
-        });
-    }
-    let statement: Value =
-        serde_json::from_slice(&body).map_err(|e| error("payload", format!("not JSON: {e}")))?;
-    let field = |pointer: &str| statement.pointer(pointer).and_then(Value::as_str);
-    if field("/_type") != Some(STATEMENT_TYPE) {
-        return Err(error("/_type", format!("expected {STATEMENT_TYPE:?}")));
-    }
-    if !is_period_statement(&statement) {
-        return Err(error("/predicateType", format!("expected {PREDICATE_TYPE:?}")));
-    }
-    let predicate = statement.get("predicate").ok_or_else(|| error("/predicate", "missing"))?;
-    let computed = sha256_hex(&to_canonical_vec(predicate)?);
-    let found =
-        field("/subject/0/digest/sha256").ok_or_else(|| error("/subject/0/digest/sha256", "missing"))?;
-    if found != computed {
-        return Err(EvidenceError::SubjectDigest { found: found.to_string(), computed });
-    }
-    let report: PeriodReport = serde_json::from_value(predicate.clone())
-        .map_err(|e| error("/predicate", format!("not a period report: {e}")))?;
-    if report.schema != SCHEMA {
-        return Err(error("/predicate/schema", format!("unknown schema {:?}", report.schema)));
-    }
-    if field("/subject/0/name") != Some(report.subject_name().as_str()) {
-        return Err(error("/subject/0/name", format!("expected {:?}", report.subject_name())));
-    }
-    Ok((report, payload_digest(&body)))
-}
-
-fn error(place: &str, reason: impl Into<String>) -> EvidenceError {
-    EvidenceError::Statement { place: place.to_string(), reason: reason.into() }
+    attest::open::<PeriodReport>("envelope", &envelope, keys)
 }
 
 #[cfg(test)]
