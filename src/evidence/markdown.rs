@@ -136,7 +136,9 @@ fn write_report(out: &mut String, r: &RunReport, digest: Option<&str>) -> std::f
     Ok(())
 }
 
-fn write_evidence(out: &mut String, n: usize, o: &Origin) -> std::fmt::Result {
+/// One evidence item: where it came from, then the exact excerpt in a fence it cannot close.
+/// Shared with the period report.
+pub(crate) fn write_evidence(out: &mut String, n: usize, o: &Origin) -> std::fmt::Result {
     writeln!(
         out,
         "Evidence {n}: source {}, payload sha256 `{}`, at {}\n",
@@ -145,24 +147,29 @@ fn write_evidence(out: &mut String, n: usize, o: &Origin) -> std::fmt::Result {
         text(&o.locator)
     )?;
     if !o.excerpt.is_empty() {
-        let fence = "`".repeat(longest_backtick_run(&o.excerpt).max(2) + 1);
+        let fence = fence_for(&o.excerpt);
         writeln!(out, "{fence}text\n{}\n{fence}\n", o.excerpt.trim_end_matches(['\n', '\r']))?;
     }
     Ok(())
 }
 
-/// The first 12 hex digits: enough to recognise a digest, the full one is in the JSON report.
-fn short(digest: &str) -> &str {
-    digest.get(..12).unwrap_or(digest)
+/// The first 12 hex digits (after any `sha256:`): enough to recognise a digest, the full one is in
+/// the JSON report.
+pub(crate) fn short(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    hex.get(..12).unwrap_or(hex)
 }
 
-fn longest_backtick_run(s: &str) -> usize {
-    s.split(|c| c != '`').map(str::len).max().unwrap_or(0)
+/// A code fence longer than any backtick run in `excerpt`, so the excerpt cannot close it.
+pub(crate) fn fence_for(excerpt: &str) -> String {
+    let longest = excerpt.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
 }
 
 /// Network text for inline Markdown: one line, every character that could open markup, close a
-/// table cell or start raw HTML escaped (CommonMark allows a backslash before any ASCII punctuation).
-fn text(s: &str) -> String {
+/// table cell or start raw HTML or an entity escaped (CommonMark allows a backslash before any ASCII
+/// punctuation; GFM honours `\|` inside table cells).
+pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -178,9 +185,10 @@ fn text(s: &str) -> String {
     out
 }
 
-/// Text inside a single-backtick code span: backticks and line breaks cannot appear.
-fn text_code(s: &str) -> String {
-    s.chars().map(|c| if c == '`' || c.is_control() { '\u{FFFD}' } else { c }).collect()
+/// Text inside a single-backtick code span: backticks, pipes and line breaks cannot appear (GFM
+/// splits table cells on a pipe even inside a code span).
+pub(crate) fn text_code(s: &str) -> String {
+    s.chars().map(|c| if c == '`' || c == '|' || c.is_control() { '\u{FFFD}' } else { c }).collect()
 }
 
 #[cfg(test)]

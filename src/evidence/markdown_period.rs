@@ -25,11 +25,12 @@ use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
+use super::markdown::{short, text, text_code, write_evidence};
 use super::period::{
     Cell, CoveredRun, DriftEvent, EvidenceGap, FindingPeriod, PeriodReport, RulePeriod, Sighting, ZoneCell,
     ZonePeriod,
 };
-use crate::model::{Origin, Severity};
+use crate::model::Severity;
 
 /// Windows with more nights than this get `MM-DD` column headers instead of full dates.
 pub const COMPACT_AFTER: usize = 14;
@@ -279,21 +280,6 @@ fn write_finding_evidence(out: &mut String, r: &PeriodReport) -> std::fmt::Resul
     Ok(())
 }
 
-fn write_evidence(out: &mut String, n: usize, o: &Origin) -> std::fmt::Result {
-    writeln!(
-        out,
-        "Evidence {n}: source {}, payload sha256 `{}`, at {}\n",
-        text(&o.source),
-        text_code(short(&o.payload)),
-        text(&o.locator)
-    )?;
-    if !o.excerpt.is_empty() {
-        let fence = fence_for(&o.excerpt);
-        writeln!(out, "{fence}text\n{}\n{fence}\n", o.excerpt.trim_end_matches(['\n', '\r']))?;
-    }
-    Ok(())
-}
-
 fn write_gaps(out: &mut String, r: &PeriodReport) -> std::fmt::Result {
     writeln!(out, "## Evidence gaps ({})\n", r.gaps.len())?;
     if r.gaps.is_empty() {
@@ -458,43 +444,6 @@ fn timestamp(t: DateTime<Utc>) -> String {
 /// `2024-07-10 00:00` for the title, where seconds are noise.
 fn day_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// The first 12 characters: enough to recognise a digest, the full one is in the JSON report.
-fn short(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    hex.get(..12).unwrap_or(hex)
-}
-
-/// A code fence longer than any backtick run in `excerpt`, so the excerpt cannot close it.
-fn fence_for(excerpt: &str) -> String {
-    let longest = excerpt.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
-}
-
-/// Network text for inline Markdown: one line, every character that could open markup, close a
-/// table cell or start raw HTML or an entity escaped (CommonMark allows a backslash before any ASCII
-/// punctuation; GFM honours `\|` inside table cells).
-fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' | '!' | '$' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Text inside a single-backtick code span: backticks, pipes and line breaks cannot appear (GFM
-/// splits table cells on a pipe even inside a code span).
-fn text_code(s: &str) -> String {
-    s.chars().map(|c| if c == '`' || c == '|' || c.is_control() { '\u{FFFD}' } else { c }).collect()
 }
 
 #[cfg(test)]
