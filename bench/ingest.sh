@@ -10,9 +10,14 @@
 # here (no root on /proc/sys/vm), so the file is read once with `cat > /dev/null` first: every
 # figure is a warm-cache figure.
 #
+# A/B: BEFORE=path/to/an/older/zoneaudit adds it as a fourth tool ("before"), interleaved with the
+# others in every round, so a change is measured against the same load as its baseline.
+#
 # Usage:  bench/ingest.sh                 (SIZE=1G)
 #         SIZE=64M bench/ingest.sh        (quick run)
+#         BEFORE=$HOME/zoneaudit-old BIN=target/release/zoneaudit bench/ingest.sh
 # Env:    SIZE (1G)  RUNS (3)  WORK (${TMPDIR:-/tmp}/zoneaudit-bench; never inside the checkout)
+#         BIN (the checkout's release build, built first; when set, used as is)  BEFORE (none)
 # Output: the table on stdout; every raw run appended to $WORK/results.tsv.
 set -euo pipefail
 SIZE=${SIZE:-1G}
@@ -20,7 +25,7 @@ RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-${TMPDIR:-/tmp}/zoneaudit-bench}
 FILE=$WORK/panos-$SIZE.log
-BIN=$ROOT/target/release/zoneaudit
+BEFORE=${BEFORE:-}
 TIME=/usr/bin/time
 mkdir -p "$WORK"
 
@@ -29,8 +34,14 @@ if [ ! -x "$TIME" ]; then
   exit 1
 fi
 
-echo "== build: cargo build --release --locked" >&2
-(cd "$ROOT" && cargo build --release --locked >&2)
+if [ -z "${BIN:-}" ]; then
+  BIN=$ROOT/target/release/zoneaudit
+  echo "== build: cargo build --release --locked" >&2
+  (cd "$ROOT" && cargo build --release --locked >&2)
+fi
+for b in "$BIN" ${BEFORE:+"$BEFORE"}; do
+  [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 1; }
+done
 
 # The file is cached per SIZE; regenerated when the generator changed after it was written.
 if [ ! -s "$FILE" ] || [ "$ROOT/bench/gen-panos.py" -nt "$FILE" ]; then
@@ -56,10 +67,10 @@ run() {
   "$TIME" -f '%M %U %S' -o "$WORK/time.$$" "$@" > "$out" || rc=$?
   t1=$(date +%s%N)
   # zoneaudit parse exits 2 when lines were rejected: that is an answer, not a failure.
-  if [ "$rc" -ne 0 ] && ! { [ "$tool" = zoneaudit ] && [ "$rc" -eq 2 ]; }; then
-    echo "$tool failed (exit $rc)" >&2
-    exit 1
-  fi
+  case "$tool:$rc" in
+    *:0 | zoneaudit:2 | before:2) ;;
+    *) echo "$tool failed (exit $rc)" >&2; exit 1 ;;
+  esac
   printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$i" "$(( (t1 - t0) / 1000 ))" "$(tail -1 "$WORK/time.$$" | tr ' ' '\t')" "$rc" \
     >> "$WORK/runs.$$"
 }
@@ -70,7 +81,13 @@ for i in $(seq 1 "$RUNS"); do
   run "wc -l" "$WORK/wc.out" "$i" wc -l "$FILE"
   run "awk" "$WORK/awk.out" "$i" awk -F, "$AWK_PROG" "$FILE"
   run "zoneaudit" "$WORK/zoneaudit.json" "$i" "$BIN" parse --kind panos "$FILE" -o json
+  if [ -n "$BEFORE" ]; then
+    run "before" "$WORK/before.json" "$i" "$BEFORE" parse --kind panos "$FILE" -o json
+  fi
 done
+if [ -n "$BEFORE" ] && ! cmp -s "$WORK/before.json" "$WORK/zoneaudit.json"; then
+  echo "WARNING: before and zoneaudit disagree (diff $WORK/before.json $WORK/zoneaudit.json)" >&2
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 LINES=$(cut -d' ' -f1 "$WORK/wc.out")
 
@@ -96,7 +113,7 @@ print()
 print(f"| {'tool':<10} | {'wall s (median)':>15} | {'runs s':<22} | {'lines/s':>12} | {'MB/s':>7} | "
       f"{'peak RSS MB':>11} | {'x wc -l':>7} | {'cpu s (median)':>14} |")
 print(f"|{'-' * 12}|{'-' * 16}:|{'-' * 24}|{'-' * 13}:|{'-' * 8}:|{'-' * 12}:|{'-' * 8}:|{'-' * 15}:|")
-for tool in ("wc -l", "awk", "zoneaudit"):
+for tool in [t for t in ("wc -l", "awk", "before", "zoneaudit") if t in runs]:
     w = med[tool]
     each = ", ".join(f"{x:.2f}" for x, _, _ in runs[tool])
     print(f"| {tool:<10} | {w:>15.2f} | {each:<22} | {lines / w:>12,.0f} | {size / MB / w:>7.0f} | "
@@ -105,6 +122,9 @@ za = med["zoneaudit"]
 speedup = med["awk"] / za
 print()
 print(f"zoneaudit speed-up over awk: {speedup:.2f}x")
+if "before" in med:
+    print(f"zoneaudit speed-up over before: {med['before'] / za:.2f}x wall, "
+          f"cpu {cpu['zoneaudit']:.2f} s vs {cpu['before']:.2f} s")
 print()
 
 def target(name, ok, got, gap):

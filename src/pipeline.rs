@@ -7,13 +7,16 @@
 //!
 //! Every stage commits before the next starts, so a crash at any point leaves the earlier runs
 //! untouched and this run `running` in the database, which the next open marks `incomplete`.
+//! Each source is stored as soon as it is collected and its raw payloads are dropped then: the
+//! run holds every source's facts, but only a few sources' bytes at a time.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::collect::gather::{CursorBook, Gathered, gather_incremental, reads_incrementally};
+use crate::collect::gather::{CursorBook, Gathered, gather_incremental, reads_incrementally, spawn_gather};
 use crate::collect::record::record;
 use crate::collect::replay::Collected;
 use crate::config::Settings;
@@ -23,7 +26,7 @@ use crate::evidence::report::{
 };
 use crate::model::{Facts, Finding, RuleResult, Severity, SourceRun, SourceStatus};
 use crate::rules::{self, AuditInput, LoadedPack};
-use crate::store::{RunStatus, Store};
+use crate::store::{FileCursor, RunStatus, Store};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -118,27 +121,33 @@ pub async fn run(
     for s in settings.sources.iter().filter(|s| reads_incrementally(s)) {
         prior.insert(s.name.clone(), store.get_cursors(&s.name)?);
     }
-    let Gathered { collected, mut cursors } = gather_incremental(settings, opts.only_sources, &prior).await;
-    if let Some(dir) = opts.record {
-        let config = record(dir, settings, &collected)?;
-        tracing::info!(config = %config.display(), "recorded the collection for replay");
-    }
-    let mut facts = Facts::default();
-    let mut sources = Vec::new();
-    for Collected { run, facts: source_facts, payloads } in collected {
-        for p in &payloads {
-            store.put_payload(&p.bytes)?;
+    let mut kept = Kept::default();
+    match opts.record {
+        // A recording needs every payload at once, and is written before anything is stored.
+        Some(dir) => {
+            let Gathered { collected, mut cursors } =
+                gather_incremental(settings, opts.only_sources, &prior).await;
+            let config = record(dir, settings, &collected)?;
+            tracing::info!(config = %config.display(), "recorded the collection for replay");
+            for c in collected {
+                let cursors = cursors.remove(&c.run.name);
+                kept.store(store, run_id, c, cursors)?;
+            }
         }
-        // Cursors advance in the same transaction as the source run: a run that dies earlier
-        // leaves them where they were, so its lines are read again, never lost or doubled.
-        match cursors.remove(&run.name) {
-            Some(c) => store.record_source_with_cursors(run_id, &run, &source_facts, &c)?,
-            None => store.record_source(run_id, &run, &source_facts)?,
+        None => {
+            let (mut each, task) =
+                spawn_gather(Arc::new(settings.clone()), opts.only_sources.to_vec(), prior);
+            while let Some((c, cursors)) = each.recv().await {
+                kept.store(store, run_id, c, cursors)?;
+            }
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
         }
-        log_source(&run);
-        facts.extend(source_facts);
-        sources.push(run);
     }
+    let Kept { facts, sources } = kept;
     let evidence_complete = sources.iter().all(|s| s.status == SourceStatus::Ok);
     let Some((key, sink)) = opts.evaluate else {
         store.finish_run(run_id, finished(), RunStatus::Complete, evidence_complete)?;
@@ -234,6 +243,42 @@ pub async fn run(
         alerts_queued: messages.len(),
         delivery,
     })
+}
+
+/// What a run keeps of its sources once they are stored: facts and source runs for evaluation,
+/// not their raw payloads.
+#[derive(Default)]
+struct Kept {
+    facts: Facts,
+    sources: Vec<SourceRun>,
+}
+
+impl Kept {
+    /// Store one source's payloads and facts, then drop its payloads: a large estate's raw bytes
+    /// are held a few sources at a time, never all together.
+    fn store(
+        &mut self,
+        store: &mut Store,
+        run_id: i64,
+        collected: Collected,
+        cursors: Option<Vec<FileCursor>>,
+    ) -> Result<(), PipelineError> {
+        let Collected { run, facts, payloads } = collected;
+        for p in &payloads {
+            store.put_payload(&p.bytes)?;
+        }
+        drop(payloads);
+        // Cursors advance in the same transaction as the source run: a run that dies earlier
+        // leaves them where they were, so its lines are read again, never lost or doubled.
+        match cursors {
+            Some(c) => store.record_source_with_cursors(run_id, &run, &facts, &c)?,
+            None => store.record_source(run_id, &run, &facts)?,
+        }
+        log_source(&run);
+        self.facts.extend(facts);
+        self.sources.push(run);
+        Ok(())
+    }
 }
 
 /// What [`alert_messages`] needs of the run.

@@ -45,8 +45,8 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Alerts { command } => super::alerts::alerts(&cli, command),
         Command::Serve(args) => super::serve::serve(&cli, args),
         Command::Doctor => super::doctor::doctor(&cli),
-        Command::Simulate { scale, out, seed, nights, churn } => {
-            simulate(*scale, out, *seed, *nights, *churn)
+        Command::Simulate { scale, out, seed, nights, churn, night } => {
+            simulate(*scale, out, *seed, *nights, *churn, *night)
         }
         Command::Completions { shell } => completions(*shell),
         Command::Man { out } => man(out.as_deref()),
@@ -364,10 +364,9 @@ fn parse(kind: &str, observer: Option<&str>, files: &[PathBuf], output: Output) 
         // Logs run to gigabytes: streamed through the aggregator (gzip too), never read whole.
         let parsed = match crate::collect::firewall::LogFormat::of(kind) {
             Some(format) => {
-                let mut agg = crate::collect::firewall::FlowAggregator::new(format);
-                agg.name_unnamed(observer.as_str());
-                crate::collect::logfile::open_whole(file)
-                    .and_then(|reader| agg.ingest(reader, &|_| None))
+                let parser = crate::collect::firewall::FlowParser::new(format, &|_| None)
+                    .name_unnamed(observer.as_str());
+                let agg = crate::collect::logfile::parse_whole(file, &parser)
                     .map_err(|e| CliError::operational(format!("{name}: {e}")))?;
                 let (flows, rejects) = agg.finish();
                 if flows.is_empty() && rejects.total() > 0 {
@@ -652,11 +651,19 @@ fn man(out: Option<&Path>) -> CmdResult {
     Ok(0)
 }
 
-fn simulate(scale: crate::simulate::Scale, out: &Path, seed: u64, nights: u32, churn: f64) -> CmdResult {
+fn simulate(
+    scale: crate::simulate::Scale,
+    out: &Path,
+    seed: u64,
+    nights: u32,
+    churn: f64,
+    only_night: Option<u32>,
+) -> CmdResult {
     let opts = crate::simulate::SimulateOptions {
         seed,
         nights,
         churn,
+        only_night,
         ..crate::simulate::SimulateOptions::new(scale, out)
     };
     let s = crate::simulate::simulate(&opts)?;

@@ -155,6 +155,11 @@ pub enum Command {
         /// Fraction of routes replaced each night.
         #[arg(long, default_value_t = 0.001)]
         churn: f64,
+        /// Write only night K of the --nights series into OUT (the first call also writes the keys,
+        /// expected.json and OUT/zoneaudit.yaml): generate, run and delete a long series night by
+        /// night instead of holding every night's firewall logs on disk.
+        #[arg(long, value_name = "K")]
+        night: Option<u32>,
     },
     /// Check the config, signing key, database, every source and alert channel; print what to fix.
     Doctor,

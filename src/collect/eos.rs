@@ -26,6 +26,17 @@ use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
 
 /// Parse an eAPI response (or one command's bare output) into routes and BGP sessions.
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
+    // A border leaf's table is a large document, and as one `Value` tree it costs ten times its
+    // size: the common, well-formed case is read one route at a time instead. Anything else
+    // (errors, odd shapes, duplicate keys) is read whole below, which names the problem.
+    match streamed::parse(observer, raw) {
+        Some(facts) => Ok(facts),
+        None => parse_document(observer, raw),
+    }
+}
+
+/// The whole document as one `Value`: every shape, and every error with its place.
+fn parse_document(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
     let doc: Value = serde_json::from_slice(raw).map_err(|e| json_error(&e))?;
     let Value::Object(top) = &doc else {
         return Err(shape("", "expected a JSON object (eAPI response or command output)"));
@@ -125,28 +136,39 @@ fn vrf_routes(
         return Err(shape(&format!("{vptr}/routes"), "expected an object keyed by prefix"));
     };
     for (prefix, route) in routes {
-        let rptr = format!("{vptr}/routes/{}", escape(prefix));
-        let net: IpNet =
-            prefix.parse().map_err(|_| shape(&rptr, format!("expected a prefix as key, got {prefix:?}")))?;
-        let Value::Object(obj) = route else {
-            return Err(shape(&rptr, "expected an object (one route)"));
-        };
-        let route_type = opt_str(obj, "routeType", &rptr)?
-            .ok_or_else(|| shape(&format!("{rptr}/routeType"), "expected a string (missing)"))?;
-        let next_hops = vias(obj, &rptr)?;
-        facts.routes.push(Route {
-            observer: observer.to_string(),
-            table: vrf.to_string(),
-            prefix: net,
-            next_hops,
-            protocol: route_type.to_ascii_lowercase(),
-            learned_from: None,
-            as_path: Vec::new(),
-            best: true,
-            origin: Origin::at_pointer(rptr, excerpt(route)),
-        });
+        facts.routes.push(route_fact(observer, vrf, prefix, route, vptr)?);
     }
     Ok(())
+}
+
+/// One entry of a VRF's `routes` object.
+fn route_fact(
+    observer: &str,
+    vrf: &str,
+    prefix: &str,
+    route: &Value,
+    vptr: &str,
+) -> Result<Route, ParseError> {
+    let rptr = format!("{vptr}/routes/{}", escape(prefix));
+    let net: IpNet =
+        prefix.parse().map_err(|_| shape(&rptr, format!("expected a prefix as key, got {prefix:?}")))?;
+    let Value::Object(obj) = route else {
+        return Err(shape(&rptr, "expected an object (one route)"));
+    };
+    let route_type = opt_str(obj, "routeType", &rptr)?
+        .ok_or_else(|| shape(&format!("{rptr}/routeType"), "expected a string (missing)"))?;
+    let next_hops = vias(obj, &rptr)?;
+    Ok(Route {
+        observer: observer.to_string(),
+        table: vrf.to_string(),
+        prefix: net,
+        next_hops,
+        protocol: route_type.to_ascii_lowercase(),
+        learned_from: None,
+        as_path: Vec::new(),
+        best: true,
+        origin: Origin::at_pointer(rptr, excerpt(route)),
+    })
 }
 
 /// `nexthopAddr` per via; connected routes have none (or `0.0.0.0` / `""`), EVPN routes have an
@@ -277,6 +299,289 @@ fn epoch_to_rfc3339(secs: f64) -> Option<String> {
 /// Link-local peers carry their interface (`fe80::1%Et3`).
 fn parse_addr(s: &str) -> Option<IpAddr> {
     s.split('%').next().unwrap_or(s).parse().ok()
+}
+
+/// The common case read as a stream: the same facts in the same order as the `Value` reading,
+/// holding one route (or one VRF's peers) as a `Value` at a time instead of the whole document.
+///
+/// It gives up (`None`) on anything the `Value` reading would reject or read differently, which
+/// then decides and names the problem: eAPI errors, unexpected shapes, and repeated keys (a
+/// `Value` object keeps only the last of them, at the first one's place). Everything skipped is
+/// still read as a `Value`, so syntax, UTF-8, number range and nesting depth are checked the same.
+mod streamed {
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    use super::{route_fact, vrf_peers};
+    use crate::collect::json::escape;
+    use crate::model::{Facts, Route};
+
+    pub(super) fn parse(observer: &str, raw: &[u8]) -> Option<Facts> {
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        let facts = Document { observer }.deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(facts)
+    }
+
+    /// Not the common case: the whole-document reading decides.
+    fn give_up<E: de::Error>() -> E {
+        E::custom("not the common case")
+    }
+
+    /// The keys of one object so far: a repeated one gives up.
+    #[derive(Default)]
+    struct Keys(HashSet<String>);
+
+    impl Keys {
+        fn first<E: de::Error>(&mut self, key: &str) -> Result<(), E> {
+            if self.0.insert(key.to_string()) { Ok(()) } else { Err(give_up()) }
+        }
+    }
+
+    fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+        map.next_value::<Value>().map(drop)
+    }
+
+    /// The top level: a JSON-RPC response (`result`), or one bare command output.
+    struct Document<'o> {
+        observer: &'o str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Document<'_> {
+        type Value = Facts;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Facts, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Document<'_> {
+        type Value = Facts;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an eAPI response or a command output")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Facts, A::Error> {
+            let (mut keys, mut result, mut bare) = (Keys::default(), None, Output::default());
+            while let Some(key) = map.next_key::<String>()? {
+                keys.first(&key)?;
+                match key.as_str() {
+                    "error" => return Err(give_up()),
+                    "result" => result = Some(map.next_value_seed(Outputs { observer: self.observer })?),
+                    _ => bare.field(&key, &mut map, self.observer, "")?,
+                }
+            }
+            match result {
+                Some(facts) => Ok(facts),
+                None => bare.finish(),
+            }
+        }
+    }
+
+    /// What one command output's object held.
+    #[derive(Default)]
+    struct Output {
+        vrfs: Option<Facts>,
+        text: bool,
+        errors: bool,
+    }
+
+    impl Output {
+        fn field<'de, A: MapAccess<'de>>(
+            &mut self,
+            key: &str,
+            map: &mut A,
+            observer: &str,
+            ptr: &str,
+        ) -> Result<(), A::Error> {
+            match key {
+                "vrfs" => self.vrfs = Some(map.next_value_seed(Vrfs { observer, ptr })?),
+                "output" => self.text = map.next_value::<Value>()?.is_string(),
+                "errors" => {
+                    skip(map)?;
+                    self.errors = true;
+                }
+                _ => skip(map)?,
+            }
+            Ok(())
+        }
+
+        fn finish<E: de::Error>(self) -> Result<Facts, E> {
+            if self.text || self.errors {
+                return Err(give_up());
+            }
+            self.vrfs.ok_or_else(give_up)
+        }
+    }
+
+    /// `result`: one output per command, in request order.
+    struct Outputs<'o> {
+        observer: &'o str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Outputs<'_> {
+        type Value = Facts;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Facts, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Outputs<'_> {
+        type Value = Facts;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of command outputs")
+        }
+        fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Facts, S::Error> {
+            let mut facts = Facts::default();
+            let mut i = 0usize;
+            while let Some(output) =
+                seq.next_element_seed(OneOutput { observer: self.observer, ptr: &format!("/result/{i}") })?
+            {
+                facts.extend(output);
+                i += 1;
+            }
+            Ok(facts)
+        }
+    }
+
+    struct OneOutput<'a> {
+        observer: &'a str,
+        ptr: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for OneOutput<'_> {
+        type Value = Facts;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Facts, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for OneOutput<'_> {
+        type Value = Facts;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a command output")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Facts, A::Error> {
+            let (mut keys, mut output) = (Keys::default(), Output::default());
+            while let Some(key) = map.next_key::<String>()? {
+                keys.first(&key)?;
+                output.field(&key, &mut map, self.observer, self.ptr)?;
+            }
+            output.finish()
+        }
+    }
+
+    /// `vrfs`: one body per VRF name.
+    struct Vrfs<'a> {
+        observer: &'a str,
+        ptr: &'a str,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Vrfs<'_> {
+        type Value = Facts;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Facts, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Vrfs<'_> {
+        type Value = Facts;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object keyed by VRF name")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Facts, A::Error> {
+            let (mut keys, mut facts) = (Keys::default(), Facts::default());
+            while let Some(vrf) = map.next_key::<String>()? {
+                keys.first(&vrf)?;
+                let vptr = format!("{}/vrfs/{}", self.ptr, escape(&vrf));
+                let body = VrfBody { observer: self.observer, vrf: &vrf, vptr: &vptr, facts: &mut facts };
+                map.next_value_seed(body)?;
+            }
+            Ok(facts)
+        }
+    }
+
+    /// One VRF: its `routes` streamed; its `peers` (and `asn`) kept, as the table's routes win.
+    struct VrfBody<'a> {
+        observer: &'a str,
+        vrf: &'a str,
+        vptr: &'a str,
+        facts: &'a mut Facts,
+    }
+
+    impl<'de> DeserializeSeed<'de> for VrfBody<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for VrfBody<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object (one VRF)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let VrfBody { observer, vrf, vptr, facts } = self;
+            let mut keys = Keys::default();
+            let (mut routes, mut peers, mut asn) = (false, None, None);
+            while let Some(key) = map.next_key::<String>()? {
+                keys.first(&key)?;
+                match key.as_str() {
+                    "routes" => {
+                        map.next_value_seed(Routes { observer, vrf, vptr, into: &mut facts.routes })?;
+                        routes = true;
+                    }
+                    "peers" => peers = Some(map.next_value::<Value>()?),
+                    "asn" => asn = Some(map.next_value::<Value>()?),
+                    _ => skip(&mut map)?,
+                }
+            }
+            if routes {
+                return Ok(());
+            }
+            if let Some(peers) = peers {
+                let body: Map<String, Value> = asn.map(|a| ("asn".to_string(), a)).into_iter().collect();
+                vrf_peers(observer, vrf, &body, &peers, vptr, facts).map_err(|_| give_up())?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `routes`: one route at a time, each read as a (small) `Value` for its excerpt, straight
+    /// into the document's list.
+    struct Routes<'a> {
+        observer: &'a str,
+        vrf: &'a str,
+        vptr: &'a str,
+        into: &'a mut Vec<Route>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Routes<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Routes<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object keyed by prefix")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut keys = Keys::default();
+            while let Some(prefix) = map.next_key::<String>()? {
+                keys.first(&prefix)?;
+                let route: Value = map.next_value()?;
+                let fact =
+                    route_fact(self.observer, self.vrf, &prefix, &route, self.vptr).map_err(|_| give_up())?;
+                self.into.push(fact);
+            }
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -522,6 +827,43 @@ mod tests {
             assert_eq!(e.locator, locator, "{raw}");
             assert!(e.message.contains(expected), "{raw}: {e}");
         }
+    }
+
+    /// The streamed reading is the whole-document reading, fact for fact and error for error, and
+    /// gives up exactly where that one would disagree (a repeated key keeps only its last value).
+    #[test]
+    fn streamed_reading_gives_what_the_whole_document_gives() {
+        let documents = [
+            ROUTES.to_string(),
+            BGP.to_string(),
+            VRFS.to_string(),
+            ERROR.to_string(),
+            REQUEST.to_string(),
+            response(),
+            format!(r#"{{"result": [{ROUTES}], "error": {{"code": 1, "message": "late"}}}}"#),
+            format!(r#"{{"vrfs": {{}}, "result": [{BGP}]}}"#),
+            r#"{"vrfs": {"X": {"peers": {"10.0.0.1": {"peerState": "Idle"}}, "asn": "7", "routes": {}}}}"#.into(),
+            r#"{"vrfs": {"X": {"peers": {"10.0.0.1": {"peerState": "Idle", "asn": 7}}, "asn": "7"}}}"#.into(),
+            r#"{"vrfs": {"X": {"routes": {"10.0.0.0/8": {"routeType": "static"}, "10.0.0.0/8": {"routeType": "eBGP"}}}}}"#.into(),
+            r#"{"vrfs": {"X": {"routes": {"10.0.0.0/8": {"routeType": "x"}}}, "X": {"routes": {}}}}"#.into(),
+            r#"{"vrfs": {"X": {"routes": {}}}, "errors": ["denied"]}"#.into(),
+            r#"{"vrfs": {"X": {"routes": {}}}, "output": "text"}"#.into(),
+            r#"{"vrfs": {"X": {"routes": {}}}, "skipped": 1e400}"#.into(),
+            format!(r#"{{"vrfs": {{}}, "skipped": {}}}"#, "[".repeat(200) + &"]".repeat(200)),
+            r#"{"vrfs": {}} trailing"#.into(),
+        ];
+        for doc in &documents {
+            let streamed = streamed::parse("leaf01", doc.as_bytes());
+            let whole = parse_document("leaf01", doc.as_bytes());
+            if let Some(facts) = &streamed {
+                assert_eq!(Ok(facts), whole.as_ref(), "{doc}");
+            }
+            assert_eq!(parse("leaf01", doc.as_bytes()), whole, "{doc}");
+        }
+        assert!(streamed::parse("leaf01", response().as_bytes()).is_some(), "the common case streams");
+        let repeated = &documents[10];
+        assert!(streamed::parse("leaf01", repeated.as_bytes()).is_none(), "a repeated prefix gives up");
+        assert_eq!(ok(repeated).routes[0].protocol, "ebgp", "the last value counts");
     }
 
     #[test]

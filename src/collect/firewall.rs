@@ -43,6 +43,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::io::BufRead;
 use std::net::IpAddr;
 
+use crate::collect::logfile::{ChunkParser, SegmentStart};
 use crate::collect::{asa, fortigate, netfilter, panos};
 use crate::config::SourceKind;
 use crate::model::{Facts, FlowAggregate, Origin, Rejects};
@@ -76,6 +77,12 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// Whether a line is read without the lines before it. ASA Teardown lines add their bytes to
+    /// the aggregate of their Built line ([`Session`]), so an ASA log is never cut in chunks.
+    pub fn lines_stand_alone(self) -> bool {
+        self != LogFormat::Asa
+    }
+
     pub fn of(kind: SourceKind) -> Option<LogFormat> {
         match kind {
             SourceKind::Panos => Some(LogFormat::Panos),
@@ -404,6 +411,66 @@ pub fn parse(
     (Facts { flows, ..Facts::default() }, rejects)
 }
 
+/// A firewall log parsed into a [`FlowAggregator`] per chunk, the chunks appended in file order
+/// ([`read_incremental_chunked`](crate::collect::logfile::read_incremental_chunked),
+/// [`parse_whole`](crate::collect::logfile::parse_whole)): a long plain log uses every
+/// core and aggregates exactly as one pass would.
+pub struct FlowParser<'a> {
+    format: LogFormat,
+    attribute: &'a (dyn Fn(IpAddr) -> Option<String> + Sync),
+    unnamed: String,
+    assumed_year: Option<u16>,
+}
+
+impl<'a> FlowParser<'a> {
+    pub fn new(format: LogFormat, attribute: &'a (dyn Fn(IpAddr) -> Option<String> + Sync)) -> Self {
+        FlowParser { format, attribute, unnamed: String::new(), assumed_year: None }
+    }
+
+    /// As [`FlowAggregator::name_unnamed`].
+    pub fn name_unnamed(mut self, firewall: impl Into<String>) -> Self {
+        self.unnamed = firewall.into();
+        self
+    }
+
+    /// As [`FlowAggregator::assume_year`].
+    pub fn assume_year(mut self, year: u16) -> Self {
+        self.assumed_year = Some(year);
+        self
+    }
+
+    fn aggregator(&self) -> FlowAggregator {
+        let mut agg = FlowAggregator::new(self.format);
+        agg.name_unnamed(self.unnamed.as_str());
+        if let Some(year) = self.assumed_year {
+            agg.assume_year(year);
+        }
+        agg
+    }
+}
+
+impl ChunkParser for FlowParser<'_> {
+    type Parsed = FlowAggregator;
+
+    fn splits(&self) -> bool {
+        self.format.lines_stand_alone()
+    }
+
+    fn parse(&self, start: &SegmentStart, reader: &mut dyn BufRead) -> std::io::Result<FlowAggregator> {
+        let mut agg = self.aggregator();
+        agg.ingest_from_line(reader, start.first_line, self.attribute)?;
+        Ok(agg)
+    }
+
+    fn lines(&self, parsed: &FlowAggregator) -> u64 {
+        parsed.lines_read()
+    }
+
+    fn append(&self, earlier: &mut FlowAggregator, later: FlowAggregator, first_line: u64) {
+        earlier.append(later, first_line);
+    }
+}
+
 /// Streaming aggregation of one log format into [`FlowAggregate`]s.
 #[derive(Debug)]
 pub struct FlowAggregator {
@@ -640,6 +707,76 @@ impl FlowAggregator {
         }
     }
 
+    /// Take in `later`, an aggregator of the lines right after this one's, whose lines were
+    /// numbered from 1 and are really lines `first_line..`: counts and bytes add up, first and
+    /// last seen widen, samples (flows' and rejects') stay the first ones in file order with their
+    /// true line numbers. Only for formats whose [lines stand alone](LogFormat::lines_stand_alone):
+    /// a closing line is not matched to an opening line in the other aggregator.
+    pub fn append(&mut self, later: FlowAggregator, first_line: u64) {
+        let shift = first_line.saturating_sub(1);
+        self.lines_read += later.lines_read;
+        self.events += later.events;
+        self.ignored += later.ignored;
+        self.append_rejects(later.rejects, shift);
+        for flow in later.flows {
+            self.append_flow(flow, shift);
+        }
+    }
+
+    fn append_flow(&mut self, mut flow: FlowAggregate, shift: u64) {
+        let key = FlowKey::of(&flow);
+        let hash = key.hash_value();
+        let head = self.index.get(&hash).copied();
+        let mut candidate = head;
+        while let Some(i) = candidate {
+            if self.flows.get(i).is_some_and(|f| key.matches(f)) {
+                break;
+            }
+            candidate = self.same_hash.get(i).copied().flatten();
+        }
+        let Some(mine) = candidate.and_then(|i| self.flows.get_mut(i)) else {
+            for sample in &mut flow.samples {
+                sample.locator = shifted_locator(&sample.locator, shift);
+            }
+            self.index.insert(hash, self.flows.len());
+            self.same_hash.push(head);
+            self.flows.push(flow);
+            return;
+        };
+        mine.count = mine.count.saturating_add(flow.count);
+        mine.bytes = mine.bytes.saturating_add(flow.bytes);
+        if mine.first_seen.is_empty() || (!flow.first_seen.is_empty() && flow.first_seen < mine.first_seen) {
+            mine.first_seen = flow.first_seen;
+        }
+        if flow.last_seen > mine.last_seen {
+            mine.last_seen = flow.last_seen;
+        }
+        let room = MAX_SAMPLES.saturating_sub(mine.samples.len());
+        mine.samples.extend(flow.samples.into_iter().take(room).map(|mut sample| {
+            sample.locator = shifted_locator(&sample.locator, shift);
+            sample
+        }));
+    }
+
+    fn append_rejects(&mut self, later: Rejects, shift: u64) {
+        let mut taken: HashMap<&str, usize, FxBuild> = HashMap::default();
+        for mut sample in later.samples {
+            // A sample's locator is `line N: <reason>`; the first samples of each reason are kept.
+            let reason = sample.locator.split_once(": ").map(|(_, r)| r).unwrap_or_default();
+            let before = self.rejects.counts.get(reason).copied().unwrap_or(0) as usize;
+            let Some((reason, _)) = later.counts.get_key_value(reason) else { continue };
+            let n = taken.entry(reason.as_str()).or_insert(0);
+            *n += 1;
+            if before + *n <= Rejects::MAX_SAMPLES_PER_REASON {
+                sample.locator = shifted_locator(&sample.locator, shift);
+                self.rejects.samples.push(sample);
+            }
+        }
+        for (reason, n) in &later.counts {
+            *self.rejects.counts.entry(reason.clone()).or_insert(0) += n;
+        }
+    }
+
     /// Aggregates sorted by key (deterministic output) and the rejected lines.
     pub fn finish(self) -> (Vec<FlowAggregate>, Rejects) {
         let mut flows = self.flows;
@@ -721,6 +858,17 @@ fn record_seen(flow: &mut FlowAggregate, time: Option<EventTime>, line_no: usize
     }
 }
 
+/// `line N…` with N moved on by `shift` (the locators [`Origin::at_line`] and
+/// [`Rejects::add`] write); any other locator is left as it is.
+fn shifted_locator(locator: &str, shift: u64) -> String {
+    let Some(rest) = locator.strip_prefix("line ") else { return locator.to_string() };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    match rest[..digits].parse::<u64>() {
+        Ok(n) => format!("line {}{}", n.saturating_add(shift), &rest[digits..]),
+        Err(_) => locator.to_string(),
+    }
+}
+
 fn session_hash(firewall: &str, id: &str) -> u64 {
     let mut h = FxHasher::default();
     h.write(firewall.as_bytes());
@@ -742,7 +890,22 @@ struct FlowKey<'k> {
     dst_port: u16,
 }
 
-impl FlowKey<'_> {
+impl<'k> FlowKey<'k> {
+    /// The key of an aggregate already made (to find it in another aggregator).
+    fn of(f: &'k FlowAggregate) -> Self {
+        FlowKey {
+            firewall: &f.firewall,
+            from_zone: &f.from_fw_zone,
+            to_zone: &f.to_fw_zone,
+            src_zone: f.src_zone.as_deref(),
+            dst_zone: f.dst_zone.as_deref(),
+            rule: &f.rule,
+            action: &f.action,
+            protocol: &f.protocol,
+            dst_port: f.dst_port,
+        }
+    }
+
     fn hash_value(&self) -> u64 {
         let mut h = FxHasher::default();
         for s in [self.firewall, self.from_zone, self.to_zone, self.rule, self.action, self.protocol] {
@@ -1117,5 +1280,153 @@ mod tests {
             let _ = EventTime::from_syslog(&ts);
             let _ = EventTime::from_panos(&ts);
         }
+    }
+
+    /// PAN-OS TRAFFIC lines from the fixture's first line, varied per line: two firewalls, three
+    /// zone pairs, rules, ports, actions and times; a quoted source user with commas; rejects
+    /// (not PAN-OS, not UTF-8, wrong field count), blank lines, CRLF endings, lines far longer than
+    /// a small chunk, and a last line without its newline.
+    fn panos_night(lines: u32) -> Vec<u8> {
+        let template: Vec<&str> = PANOS.lines().next().unwrap_or_default().split(',').collect();
+        let (header, _) = template[0].rsplit_once(' ').unwrap_or_default();
+        let mut out = Vec::new();
+        for i in 0..lines {
+            match i % 97 {
+                17 => out.extend_from_slice(format!("garbage line {i}\n").as_bytes()),
+                23 => out.extend_from_slice(b"\xff\xfe not text\n"),
+                41 => out.extend_from_slice(b"\n"),
+                59 => out.extend_from_slice(
+                    format!(
+                        "<14>Jul 16 10:15:02 fw 1,2024/07/16 10:15:02,0132,TRAFFIC,end,{}\n",
+                        "z,".repeat(700)
+                    )
+                    .as_bytes(),
+                ),
+                _ => {
+                    let mut f: Vec<String> = template.iter().map(|s| s.to_string()).collect();
+                    let firewall = ["fw-core-01", "fw-core-02"][(i % 2) as usize];
+                    f[0] = format!("{header} 1");
+                    let (h, m, sec) = (10 + (i / 3600) % 10, (i / 60) % 60, i % 60);
+                    f[6] = format!("2024/07/16 {h:02}:{m:02}:{sec:02}");
+                    // Out of order now and then, as logs from two devices interleave.
+                    if i % 11 == 3 {
+                        f[6] = format!("2024/07/16 09:{m:02}:{sec:02}");
+                    }
+                    f[7] = format!("10.20.{}.{}", i % 7, i % 200);
+                    f[8] = format!("10.30.{}.{}", i % 5, i % 100);
+                    f[11] = ["prod-to-dev-api", "dev-db", "allow-dns", "interzone-default"][(i % 4) as usize]
+                        .into();
+                    if i % 13 == 0 {
+                        f[12] = format!("\"CN=user {i},OU=ops,DC=example\"");
+                    }
+                    if i % 89 == 5 {
+                        f[12] = format!("\"CN={},OU=long\"", "w".repeat(2500));
+                    }
+                    f[16] = ["ZONE-PROD", "ZONE-DEV", "ZONE-OPS"][(i % 3) as usize].into();
+                    f[25] = ["8443", "5432", "53"][(i / 7 % 3) as usize].into();
+                    f[30] = if i % 5 == 0 { "deny" } else { "allow" }.into();
+                    f[31] = (i * 7 % 10_000).to_string();
+                    out.extend_from_slice(f.join(",").replace("fw-core-01", firewall).as_bytes());
+                    out.extend_from_slice(if i % 31 == 0 { b"\r\n" } else { b"\n" });
+                }
+            }
+        }
+        // The last line without its newline (a sealed file's last line).
+        if out.last() == Some(&b'\n') {
+            out.pop();
+        }
+        out
+    }
+
+    type Outcome = (u64, u64, u64, (Vec<FlowAggregate>, Rejects));
+
+    fn one_pass(format: LogFormat, text: &[u8], first_line: u64) -> Outcome {
+        let mut agg = FlowParser::new(format, &zones).name_unnamed("fw-x").assume_year(2024).aggregator();
+        agg.ingest_from_line(text, first_line, &zones).expect("read");
+        (agg.lines_read(), agg.events(), agg.ignored(), agg.finish())
+    }
+
+    fn in_chunks(
+        format: LogFormat,
+        path: &std::path::Path,
+        from: u64,
+        first_line: u64,
+        threads: usize,
+        chunk_len: u64,
+    ) -> Outcome {
+        let parser = FlowParser::new(format, &zones).name_unnamed("fw-x").assume_year(2024);
+        let len = std::fs::metadata(path).expect("stat").len();
+        let agg = crate::collect::logfile::parse_range_in_chunks(
+            path,
+            from..len,
+            first_line,
+            &parser,
+            threads,
+            chunk_len,
+        )
+        .expect("read");
+        (agg.lines_read(), agg.events(), agg.ignored(), agg.finish())
+    }
+
+    #[test]
+    fn a_log_parsed_in_chunks_aggregates_exactly_as_one_pass() {
+        let text = panos_night(3000);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fw.log");
+        std::fs::write(&path, &text).expect("write");
+        let one = one_pass(LogFormat::Panos, &text, 1);
+        // The input exercises what the merge must get right.
+        let (lines, events, ignored, (flows, rejects)) = &one;
+        assert_eq!(*lines, 3000);
+        assert!(*events > 2500 && *ignored > 0, "{events} {ignored}");
+        assert!(flows.iter().any(|f| f.count > 3) && flows.len() > 50, "{}", flows.len());
+        assert_eq!(rejects.counts.len(), 3, "{:?}", rejects.counts);
+        assert!(rejects.total() > 3 * Rejects::MAX_SAMPLES_PER_REASON as u64);
+        for (threads, chunk_len) in [(2, 1), (2, 700), (2, 4096), (3, 50_000), (2, 10_000_000), (1, 4096)] {
+            let chunked = in_chunks(LogFormat::Panos, &path, 0, 1, threads, chunk_len);
+            assert_eq!(chunked, one, "{threads} threads, chunks of {chunk_len} bytes");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn chunk_cuts_never_change_the_aggregates(chunk_len in 1u64..60_000, threads in 2usize..4, skip in 0usize..300) {
+            let text = panos_night(400);
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("fw.log");
+            std::fs::write(&path, &text).expect("write");
+            // From a cursor `skip` lines in: samples and rejects keep the file's line numbers.
+            let from: usize = text.split_inclusive(|b| *b == b'\n').take(skip).map(<[u8]>::len).sum();
+            let one = one_pass(LogFormat::Panos, &text[from..], skip as u64 + 1);
+            let chunked = in_chunks(LogFormat::Panos, &path, from as u64, skip as u64 + 1, threads, chunk_len);
+            proptest::prop_assert_eq!(chunked, one);
+        }
+    }
+
+    #[test]
+    fn appended_samples_keep_the_first_lines_and_their_numbers() {
+        let mut earlier = FlowAggregator::new(LogFormat::Fortigate);
+        earlier.ingest(FORTIGATE.as_bytes(), &zones).expect("read");
+        let mut later = FlowAggregator::new(LogFormat::Fortigate);
+        later.ingest(format!("{FORTIGATE}junk\n").as_bytes(), &zones).expect("read");
+        earlier.append(later, 5);
+        assert_eq!((earlier.lines_read(), earlier.events()), (9, 8));
+        let (flows, rejects) = earlier.finish();
+        let first = FORTIGATE.lines().next().unwrap_or_default();
+        let flow = flows.iter().find(|f| f.samples[0].excerpt == first).expect("first line's flow");
+        assert_eq!(flow.count, 2);
+        let at: Vec<&str> = flow.samples.iter().map(|o| o.locator.as_str()).collect();
+        assert_eq!(at, ["line 1", "line 5"]);
+        assert_eq!(rejects.samples[0].locator, "line 9: not a FortiGate log");
+        assert_eq!(shifted_locator("line 12: bad port", 100), "line 112: bad port");
+        assert_eq!(shifted_locator("/spec/nodes/0", 100), "/spec/nodes/0");
+    }
+
+    #[test]
+    fn only_asa_logs_stay_in_one_piece() {
+        let kinds = [LogFormat::Panos, LogFormat::Fortigate, LogFormat::Asa, LogFormat::Netfilter];
+        let split: Vec<bool> = kinds.iter().map(|f| FlowParser::new(*f, &zones).splits()).collect();
+        assert_eq!(split, [true, true, false, true], "a Teardown needs the Built line before it");
     }
 }

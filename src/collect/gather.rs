@@ -3,19 +3,23 @@
 //! a failure becomes a `failed` source run with the reason, never an error of the whole run.
 //!
 //! Firewall logs read from files are not payloads to load but streams to aggregate: they go
-//! through [`logfile::read_incremental`] (rotated sets, gzip, only the lines new since the last
-//! recorded run) into a [`FlowAggregator`] per segment, never held whole. Their new cursors are
-//! handed back beside the collection and must be stored with the source run, in one transaction
-//! (`Store::record_source_with_cursors`), so that a run that dies first re-reads those lines.
+//! through [`logfile::read_incremental_chunked`] (rotated sets, gzip, only the lines new since the
+//! last recorded run; a long plain range split over the cores) into a
+//! [`FlowAggregator`](crate::collect::firewall::FlowAggregator) per segment, never held whole.
+//! Their new cursors are handed back beside the collection and must be stored with the source
+//! run, in one transaction (`Store::record_source_with_cursors`), so that a run that dies first
+//! re-reads those lines.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Utc};
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
-use crate::collect::firewall::{FlowAggregator, LogFormat};
+use crate::collect::firewall::{FlowParser, LogFormat};
 use crate::collect::live::{self, FetchContext, Limits};
 use crate::collect::logfile::{self, Incremental, MAX_RETAINED_SEGMENT, Segment};
 use crate::collect::replay::{Collected, Payload, assemble, read_files};
@@ -51,18 +55,52 @@ pub async fn gather_incremental(settings: &Settings, only: &[String], prior: &Cu
     gather_from(settings, only, Some(prior)).await
 }
 
-async fn gather_from(settings: &Settings, only: &[String], prior: Option<&CursorBook>) -> Gathered {
-    let ctx = FetchContext {
-        settings,
-        limits: Limits { max_response_bytes: settings.collection.max_response_bytes },
-    };
-    let selected: Vec<&SourceSpec> =
-        settings.sources.iter().filter(|s| only.is_empty() || only.contains(&s.name)).collect();
-    let outcomes: Vec<(Collected, Option<Vec<FileCursor>>)> = futures::stream::iter(selected)
-        .map(|spec| collect_one(spec, &ctx, prior))
+/// One collected source, with its new log cursors when it was read incrementally.
+pub type SourceOutcome = (Collected, Option<Vec<FileCursor>>);
+
+/// As [`gather_incremental`], but each source is handed over through the channel as soon as it
+/// and every source before it (configuration order) are collected, by a task of its own. The
+/// receiver can store one source and drop its payloads while later ones are still being read:
+/// a run then holds a few sources' raw bytes at a time, not all of them. Live sources keep being
+/// driven meanwhile, so their timeouts never run while the receiver is busy. The task stops when
+/// the receiver is dropped; its handle carries a panic.
+pub fn spawn_gather(
+    settings: Arc<Settings>,
+    only: Vec<String>,
+    prior: CursorBook,
+) -> (mpsc::Receiver<SourceOutcome>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        let mut each = std::pin::pin!(outcomes(&settings, &only, Some(&prior)));
+        while let Some(outcome) = each.next().await {
+            if tx.send(outcome).await.is_err() {
+                break;
+            }
+        }
+    });
+    (rx, task)
+}
+
+/// The selected sources, collected at most `collection.concurrency` at a time, in configuration order.
+fn outcomes<'a>(
+    settings: &'a Settings,
+    only: &'a [String],
+    prior: Option<&'a CursorBook>,
+) -> impl futures::Stream<Item = SourceOutcome> + 'a {
+    let selected = settings.sources.iter().filter(move |s| only.is_empty() || only.contains(&s.name));
+    futures::stream::iter(selected)
+        .map(move |spec| async move {
+            let ctx = FetchContext {
+                settings,
+                limits: Limits { max_response_bytes: settings.collection.max_response_bytes },
+            };
+            collect_one(spec, &ctx, prior).await
+        })
         .buffered(settings.collection.concurrency.max(1))
-        .collect()
-        .await;
+}
+
+async fn gather_from(settings: &Settings, only: &[String], prior: Option<&CursorBook>) -> Gathered {
+    let outcomes: Vec<SourceOutcome> = outcomes(settings, only, prior).collect().await;
     let mut gathered = Gathered { collected: Vec::new(), cursors: CursorBook::new() };
     for (collected, cursors) in outcomes {
         if let Some(cursors) = cursors {
@@ -154,15 +192,16 @@ fn collect_log_files_within(
     };
     // BSD syslog headers carry no year: the collection's year is the best guess there is.
     let year = u16::try_from(started_at.year()).unwrap_or(0);
+    // A long plain log is parsed on every core, with the result of one pass.
+    let parser = FlowParser::new(format, &attribute).name_unnamed(spec.observer.as_str()).assume_year(year);
     let read: Incremental<SegmentFlows> =
-        logfile::read_incremental(&spec.name, files, prior, retain_budget, |start, reader| {
-            let mut agg = FlowAggregator::new(format);
-            agg.name_unnamed(spec.observer.as_str()).assume_year(year);
-            agg.ingest_from_line(reader, start.first_line, &attribute)?;
-            let (events, lines) = (agg.events(), agg.lines_read());
-            let (flows, rejects) = agg.finish();
-            Ok(SegmentFlows { flows, rejects, events, lines })
-        });
+        logfile::read_incremental_chunked(&spec.name, files, prior, retain_budget, &parser).map_parsed(
+            |agg| {
+                let (events, lines) = (agg.events(), agg.lines_read());
+                let (flows, rejects) = agg.finish();
+                SegmentFlows { flows, rejects, events, lines }
+            },
+        );
     let Incremental { segments, cursors, notes: file_notes, mut errors, files_ok } = read;
 
     let mut merged = FlowMerge::default();
@@ -488,6 +527,36 @@ mod tests {
         let (again, _) = collect(&settings, &spec, &store.get_cursors("fw-core").unwrap());
         assert_eq!(counts(&again.facts.flows), counts(&lost.facts.flows), "the same five lines, read again");
         assert_eq!(again.run.payloads[0].name, lost.run.payloads[0].name);
+    }
+
+    /// Handed over one by one, the collection is the one gathered whole: every source, in
+    /// configuration order, with its facts, payloads and new cursors.
+    #[tokio::test]
+    async fn sources_handed_over_one_by_one_are_the_whole_collection() {
+        let dir = tempfile::tempdir().unwrap();
+        let (settings, spec) = demo_estate(dir.path(), night(2));
+        let mut prior = CursorBook::new();
+        prior.insert(spec.name.clone(), Vec::new());
+        let whole = gather_incremental(&settings, &[], &prior).await;
+
+        let (mut each, task) = spawn_gather(Arc::new(settings.clone()), Vec::new(), prior);
+        let mut handed = Vec::new();
+        while let Some(outcome) = each.recv().await {
+            handed.push(outcome);
+        }
+        task.await.unwrap();
+
+        let names = |c: &[&Collected]| c.iter().map(|c| c.run.name.clone()).collect::<Vec<_>>();
+        let configured: Vec<String> = settings.sources.iter().map(|s| s.name.clone()).collect();
+        assert_eq!(names(&handed.iter().map(|(c, _)| c).collect::<Vec<_>>()), configured);
+        assert_eq!(names(&whole.collected.iter().collect::<Vec<_>>()), configured);
+        for ((c, cursors), w) in handed.iter().zip(&whole.collected) {
+            assert_eq!(c.facts, w.facts, "{}", w.run.name);
+            assert_eq!((&c.run.status, &c.run.payloads), (&w.run.status, &w.run.payloads));
+            let bytes = |c: &Collected| c.payloads.iter().map(|p| p.bytes.clone()).collect::<Vec<_>>();
+            assert_eq!(bytes(c), bytes(w));
+            assert_eq!(cursors.as_ref(), whole.cursors.get(&w.run.name), "{}", w.run.name);
+        }
     }
 
     /// Sources really run side by side, and never more than `collection.concurrency` at a time.

@@ -28,12 +28,29 @@
 //!
 //! The caller owns parsing: each ingested range is handed to it as a `BufRead`, hashed (SHA-256 of
 //! exactly those bytes) as it streams, and kept in memory only within a retention budget.
+//!
+//! A long plain range can be parsed on every core ([`read_incremental_chunked`], [`parse_whole`])
+//! by a [`ChunkParser`]: the range is cut at line boundaries into chunks, worker threads parse
+//! them, each with its own reader (positioned reads, a bounded buffer), and the parts are appended
+//! in file order as soon as their predecessors are in. The digest stays one sequential pass over
+//! the range, on its own thread beside the workers. gzip streams, FIFOs and short ranges are read
+//! as one piece, as are formats whose lines refer to earlier ones ([`ChunkParser::splits`]).
+//!
+//! ```text
+//!  from ─────────────────── range to ingest ───────────────────────── to
+//!   │ chunk 0 (lines numbered │ chunk 1 (from 1, shifted │ chunk 2 …  │   cut just after a `\n`
+//!   │  from the cursor's)     │  when appended)          │            │
+//!   worker A                   worker B                   first free worker
+//!   digest thread: SHA-256 of from..to in order, bytes kept within the budget
+//! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
@@ -47,6 +64,15 @@ pub const HEAD_BYTES: usize = 4096;
 pub const MAX_RETAINED_SEGMENT: u64 = 64 * 1024 * 1024;
 
 const READ_BUFFER: usize = 256 * 1024;
+
+/// A plain range shorter than this is parsed as one piece: threads would cost more than they save.
+pub const PARALLEL_MIN: u64 = 8 * 1024 * 1024;
+
+/// Bounds on a chunk's length: enough chunks for the workers to share the work evenly (one core
+/// also hashes), few enough that per-chunk aggregates and their merges stay negligible.
+const CHUNK_MIN: u64 = 1024 * 1024;
+const CHUNK_MAX: u64 = 64 * 1024 * 1024;
+const CHUNKS_PER_THREAD: u64 = 4;
 
 /// One physical file of a configured log path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,16 +236,102 @@ pub struct Incremental<T> {
     pub files_ok: usize,
 }
 
+impl<T> Incremental<T> {
+    /// The same read with each segment's parsed value turned into another.
+    pub fn map_parsed<U>(self, mut f: impl FnMut(T) -> U) -> Incremental<U> {
+        let Incremental { segments, cursors, notes, errors, files_ok } = self;
+        let segments = segments
+            .into_iter()
+            .map(|s| Segment {
+                file: s.file,
+                from: s.from,
+                to: s.to,
+                first_line: s.first_line,
+                lines: s.lines,
+                sha256: s.sha256,
+                bytes: s.bytes,
+                parsed: f(s.parsed),
+            })
+            .collect();
+        Incremental { segments, cursors, notes, errors, files_ok }
+    }
+}
+
 /// Read the new content of every file of `configured`, given the cursors the previous run left.
 /// `ingest` parses one segment from its reader; an error from it (or from reading) costs that file
 /// only: its cursor stays where it was, so the next run reads those lines again.
 /// `retain_budget` bounds the segment bytes kept in memory as evidence over the whole call.
-pub fn read_incremental<T>(
+pub fn read_incremental<T: Send>(
     source: &str,
     configured: &[PathBuf],
     prior: &[FileCursor],
     retain_budget: u64,
     mut ingest: impl FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+) -> Incremental<T> {
+    read_files(source, configured, prior, retain_budget, &mut ingest, None)
+}
+
+/// As [`read_incremental`], parsing with `parser`, which may split a long plain range over
+/// threads: the segments, cursors, digests and (per the parser's `append`) the parsed values are
+/// those of a single-threaded read.
+pub fn read_incremental_chunked<P: ChunkParser>(
+    source: &str,
+    configured: &[PathBuf],
+    prior: &[FileCursor],
+    retain_budget: u64,
+    parser: &P,
+) -> Incremental<P::Parsed> {
+    let mut whole = |start: &SegmentStart, reader: &mut dyn BufRead| parser.parse(start, reader);
+    read_files(source, configured, prior, retain_budget, &mut whole, Some(parser))
+}
+
+/// A parser whose work on a long range may be split at line boundaries: each chunk is parsed on
+/// its own (possibly on another thread), then the parts are appended in file order.
+pub trait ChunkParser: Sync {
+    type Parsed: Send;
+
+    /// Whether a line can be parsed without the lines before it (no state carried across lines
+    /// beyond what `append` combines). When not, every range is parsed as one piece.
+    fn splits(&self) -> bool {
+        true
+    }
+
+    /// Parse the lines of `reader`, numbering the first one `start.first_line`. A chunk after
+    /// the first is parsed with `first_line` 1: its true numbers are known only once the chunks
+    /// before it are counted, and are given to `append`.
+    fn parse(&self, start: &SegmentStart, reader: &mut dyn BufRead) -> io::Result<Self::Parsed>;
+
+    /// The lines `parsed` was made of, an unterminated last one included (they number the next
+    /// chunk's lines; the parser counts them anyway, a second count would cost a pass).
+    fn lines(&self, parsed: &Self::Parsed) -> u64;
+
+    /// Append `later`, the chunk right after what `earlier` holds, whose lines were numbered from
+    /// 1 and are really lines `first_line..` of the file. The result must be what parsing both
+    /// as one piece would have given.
+    fn append(&self, earlier: &mut Self::Parsed, later: Self::Parsed, first_line: u64);
+}
+
+/// Parse a whole log file once, with no cursor and no digest (`zoneaudit parse`): decompressed
+/// when it is a `.gz`, split over threads when it is a long plain file, never read into memory.
+pub fn parse_whole<P: ChunkParser>(path: &Path, parser: &P) -> io::Result<P::Parsed> {
+    let display = path.display().to_string();
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    let gzip = log_file(path.to_path_buf()).gzip;
+    if meta.is_file() && !gzip && meta.len() >= PARALLEL_MIN && parser.splits() {
+        return parse_in_chunks(&display, &file, 0, meta.len(), 1, parser, Chunking::for_range(meta.len()));
+    }
+    let start = SegmentStart { file: display, from: 0, first_line: 1 };
+    parser.parse(&start, &mut open_whole(path)?)
+}
+
+fn read_files<T: Send>(
+    source: &str,
+    configured: &[PathBuf],
+    prior: &[FileCursor],
+    retain_budget: u64,
+    ingest: &mut dyn FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+    chunks: Option<&dyn ChunkParser<Parsed = T>>,
 ) -> Incremental<T> {
     let (files, mut errors) = rotated_set(configured);
     if files.is_empty() && errors.is_empty() {
@@ -247,7 +359,7 @@ pub fn read_incremental<T>(
     for p in probes {
         let display = p.display.clone();
         let plan = plan(source, &p, prior, &carried_on, &known, &mut out.notes);
-        match execute(&p, plan, &mut budget, &mut ingest) {
+        match execute(&p, plan, &mut budget, ingest, chunks) {
             Ok((cursor, segment)) => {
                 out.files_ok += 1;
                 out.segments.extend(segment);
@@ -452,11 +564,12 @@ fn say_truncated(source: &str, p: &Probe, read_to: u64, notes: &mut Vec<String>)
 
 type Executed<T> = (Option<FileCursor>, Option<Segment<T>>);
 
-fn execute<T>(
+fn execute<T: Send>(
     p: &Probe,
     plan: Plan,
     budget: &mut u64,
-    ingest: &mut impl FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+    ingest: &mut dyn FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+    chunks: Option<&dyn ChunkParser<Parsed = T>>,
 ) -> io::Result<Executed<T>> {
     match plan {
         Plan::Unchanged { read_to, lines } => Ok((Some(p.cursor(read_to, lines)), None)),
@@ -480,9 +593,17 @@ fn execute<T>(
             if end <= read_to {
                 return Ok((Some(p.cursor(read_to, lines)), None));
             }
-            handle.seek(SeekFrom::Start(read_to))?;
-            let extent = Extent::Exactly(end - read_to);
-            let segment = read_segment(p, &mut handle, read_to, lines, extent, budget, ingest)?;
+            let segment = match chunks {
+                Some(parser) if end - read_to >= PARALLEL_MIN && parser.splits() => {
+                    let chunking = Chunking::for_range(end - read_to);
+                    read_segment_chunked(p, &handle, read_to..end, lines, budget, parser, chunking)?
+                }
+                _ => {
+                    handle.seek(SeekFrom::Start(read_to))?;
+                    let extent = Extent::Exactly(end - read_to);
+                    read_segment(p, &mut handle, read_to, lines, extent, budget, ingest)?
+                }
+            };
             let cursor = match &segment {
                 Some(s) => p.cursor(s.to, lines + s.lines),
                 None => p.cursor(read_to, lines),
@@ -523,7 +644,7 @@ fn read_gzip<T>(
     read_to: u64,
     lines: u64,
     budget: &mut u64,
-    ingest: &mut impl FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+    ingest: &mut dyn FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
 ) -> io::Result<Executed<T>> {
     let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, reopen(p)?));
     // Skip what was ingested before, counting its lines, without holding it.
@@ -561,7 +682,7 @@ fn read_segment<T, R: Read>(
     lines_before: u64,
     extent: Extent,
     budget: &mut u64,
-    ingest: &mut impl FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
+    ingest: &mut dyn FnMut(&SegmentStart, &mut dyn BufRead) -> io::Result<T>,
 ) -> io::Result<Option<Segment<T>>> {
     let keep_limit = (*budget).min(MAX_RETAINED_SEGMENT);
     let keep = match extent {
@@ -590,8 +711,20 @@ fn read_segment<T, R: Read>(
             tap.bytes
         )));
     }
+    Ok(segment_of(p, from, lines_before, tap, parsed, budget))
+}
+
+/// The segment a read range makes, from its tap; none when the range was empty.
+fn segment_of<T, R>(
+    p: &Probe,
+    from: u64,
+    lines_before: u64,
+    tap: Tap<R>,
+    parsed: T,
+    budget: &mut u64,
+) -> Option<Segment<T>> {
     if tap.bytes == 0 {
-        return Ok(None);
+        return None;
     }
     let partial_last = p.file.sealed || !p.regular;
     let lines = tap.newlines + u64::from(partial_last && tap.last.is_some_and(|b| b != b'\n'));
@@ -599,7 +732,7 @@ fn read_segment<T, R: Read>(
     if let Some(b) = &bytes {
         *budget -= b.len() as u64;
     }
-    Ok(Some(Segment {
+    Some(Segment {
         file: p.display.clone(),
         from,
         to: from + tap.bytes,
@@ -608,7 +741,287 @@ fn read_segment<T, R: Read>(
         sha256: hex::encode(tap.digest.finalize()),
         bytes,
         parsed,
-    }))
+    })
+}
+
+/// As [`read_segment`] for the plain range `range` of `file`, parsed in chunks by `parser` while
+/// this thread's helper hashes (and keeps, within the budget) the same bytes in order.
+fn read_segment_chunked<T: Send>(
+    p: &Probe,
+    file: &File,
+    range: std::ops::Range<u64>,
+    lines_before: u64,
+    budget: &mut u64,
+    parser: &dyn ChunkParser<Parsed = T>,
+    chunking: Chunking,
+) -> io::Result<Option<Segment<T>>> {
+    let (from, len) = (range.start, range.end - range.start);
+    let keep_limit = (*budget).min(MAX_RETAINED_SEGMENT);
+    let keep = (len <= keep_limit).then(|| (Vec::with_capacity(len as usize), keep_limit));
+    let (tap, parsed) = std::thread::scope(|scope| {
+        let digest = scope.spawn(|| {
+            let mut tap = Tap::new(Positioned::new(file, range.clone()), keep);
+            drain(&mut tap).map(|()| tap)
+        });
+        let parsed = parse_in_chunks(&p.display, file, from, range.end, lines_before + 1, parser, chunking);
+        let tap = digest.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (tap, parsed)
+    });
+    let (tap, parsed) = (tap?, parsed?);
+    if tap.bytes != len {
+        return Err(io::Error::other(format!(
+            "changed while being read ({} of {len} bytes from byte {from}); read next run",
+            tap.bytes
+        )));
+    }
+    Ok(segment_of(p, from, lines_before, tap, parsed, budget))
+}
+
+/// Read `reader` to its end, in large blocks (`io::copy` would use 8 KiB reads).
+fn drain(reader: &mut impl Read) -> io::Result<()> {
+    let mut block = vec![0u8; READ_BUFFER];
+    loop {
+        match reader.read(&mut block) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How a long range is cut and shared.
+#[derive(Debug, Clone, Copy)]
+struct Chunking {
+    threads: usize,
+    chunk_len: u64,
+}
+
+impl Chunking {
+    fn for_range(len: u64) -> Chunking {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let share = len / (threads as u64 * CHUNKS_PER_THREAD);
+        Chunking { threads, chunk_len: share.clamp(CHUNK_MIN, CHUNK_MAX) }
+    }
+}
+
+/// Parse `from..to` of `file` in chunks cut at line boundaries, on `chunking.threads` workers,
+/// appending each part in file order as soon as the parts before it are in (so at most a few
+/// parts wait, whatever the file's length). The first line is numbered `first_line`.
+fn parse_in_chunks<T: Send>(
+    display: &str,
+    file: &File,
+    from: u64,
+    to: u64,
+    first_line: u64,
+    parser: &dyn ChunkParser<Parsed = T>,
+    chunking: Chunking,
+) -> io::Result<T> {
+    let chunks = line_chunks(file, from, to, chunking.chunk_len)?;
+    let start = |k: usize, at: u64| SegmentStart {
+        file: display.to_string(),
+        from: at,
+        first_line: if k == 0 { first_line } else { 1 },
+    };
+    if chunks.len() == 1 || chunking.threads < 2 {
+        return parse_chunk(file, from..to, &start(0, from), parser).map(|(parsed, _)| parsed);
+    }
+    let next = AtomicUsize::new(0);
+    let merge = Mutex::new(InOrder::new(first_line));
+    std::thread::scope(|scope| {
+        for _ in 0..chunking.threads.min(chunks.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(range) = chunks.get(k) else { break };
+                    if merge.lock().map_or(true, |m| m.failed.is_some()) {
+                        break;
+                    }
+                    let part = parse_chunk(file, range.clone(), &start(k, range.start), parser);
+                    match merge.lock() {
+                        Ok(mut m) => m.offer(k, part, parser),
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+    let merged = merge.into_inner().map_err(|_| io::Error::other("a parser thread panicked"))?;
+    merged.finish(chunks.len())
+}
+
+/// Parse one chunk with its own positioned reader; returns what was parsed and its lines.
+fn parse_chunk<T: Send>(
+    file: &File,
+    range: std::ops::Range<u64>,
+    start: &SegmentStart,
+    parser: &dyn ChunkParser<Parsed = T>,
+) -> io::Result<(T, u64)> {
+    let len = range.end - range.start;
+    let mut reader = BufReader::with_capacity(READ_BUFFER, Positioned::new(file, range));
+    let parsed = parser.parse(start, &mut reader)?;
+    let positioned = reader.into_inner();
+    if positioned.cut_short {
+        return Err(io::Error::other(format!(
+            "changed while being read ({} of {len} bytes from byte {}); read next run",
+            positioned.pos - start.from,
+            start.from
+        )));
+    }
+    let lines = parser.lines(&parsed);
+    Ok((parsed, lines))
+}
+
+/// Parsed chunks appended strictly in file order, whatever order the workers finish in.
+struct InOrder<T> {
+    /// The chunk to append next, and the number of its first line.
+    next: usize,
+    next_line: u64,
+    done: Option<T>,
+    waiting: BTreeMap<usize, (T, u64)>,
+    /// The error of the earliest failed chunk, the one a single-threaded read would have met.
+    failed: Option<(usize, io::Error)>,
+}
+
+impl<T: Send> InOrder<T> {
+    fn new(first_line: u64) -> Self {
+        InOrder { next: 0, next_line: first_line, done: None, waiting: BTreeMap::new(), failed: None }
+    }
+
+    fn offer(&mut self, k: usize, part: io::Result<(T, u64)>, parser: &dyn ChunkParser<Parsed = T>) {
+        match part {
+            Ok(part) => {
+                self.waiting.insert(k, part);
+            }
+            Err(e) => {
+                if self.failed.as_ref().is_none_or(|(at, _)| k < *at) {
+                    self.failed = Some((k, e));
+                }
+                self.waiting.clear();
+                return;
+            }
+        }
+        if self.failed.is_some() {
+            self.waiting.clear();
+            return;
+        }
+        while let Some((parsed, lines)) = self.waiting.remove(&self.next) {
+            match self.done.as_mut() {
+                None => self.done = Some(parsed),
+                Some(done) => parser.append(done, parsed, self.next_line),
+            }
+            self.next += 1;
+            self.next_line += lines;
+        }
+    }
+
+    fn finish(self, chunks: usize) -> io::Result<T> {
+        if let Some((_, e)) = self.failed {
+            return Err(e);
+        }
+        match self.done {
+            Some(done) if self.next == chunks => Ok(done),
+            _ => Err(io::Error::other("a chunk of the file was not parsed")),
+        }
+    }
+}
+
+/// `from..to` cut into ranges of about `chunk_len` bytes, each but the last ending just after a
+/// newline: a line longer than a chunk stays whole in the chunk where it starts.
+fn line_chunks(file: &File, from: u64, to: u64, chunk_len: u64) -> io::Result<Vec<std::ops::Range<u64>>> {
+    let chunk_len = chunk_len.max(1);
+    let mut chunks = Vec::new();
+    let mut start = from;
+    while to - start > chunk_len {
+        match line_start_after(file, start + chunk_len, to)? {
+            Some(cut) if cut < to => {
+                chunks.push(start..cut);
+                start = cut;
+            }
+            _ => break,
+        }
+    }
+    chunks.push(start..to);
+    Ok(chunks)
+}
+
+/// The first line start at or after `at` (`at` itself when a newline precedes it), if any
+/// before `to`.
+fn line_start_after(file: &File, at: u64, to: u64) -> io::Result<Option<u64>> {
+    let mut block = vec![0u8; 64 * 1024];
+    let mut pos = at.saturating_sub(1);
+    while pos < to {
+        let want = block.len().min((to - pos) as usize);
+        let n = file.read_at(&mut block[..want], pos)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if let Some(i) = block[..n].iter().position(|b| *b == b'\n') {
+            return Ok(Some(pos + i as u64 + 1));
+        }
+        pos += n as u64;
+    }
+    Ok(None)
+}
+
+/// A byte range of a file read with positioned reads: any number of them share one handle
+/// without sharing a file offset.
+struct Positioned<'f> {
+    file: &'f File,
+    pos: u64,
+    end: u64,
+    /// The file ended before the range did (truncated since its size was taken).
+    cut_short: bool,
+}
+
+impl<'f> Positioned<'f> {
+    fn new(file: &'f File, range: std::ops::Range<u64>) -> Self {
+        Positioned { file, pos: range.start, end: range.end, cut_short: false }
+    }
+}
+
+impl Read for Positioned<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf.len().min(usize::try_from(self.end.saturating_sub(self.pos)).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        self.cut_short |= n == 0;
+        Ok(n)
+    }
+}
+
+/// The newlines in `b`, eight bytes at a time (the byte-wise count costs half a second a GiB).
+fn count_newlines(b: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = b.chunks_exact(8);
+    let mut total = 0u64;
+    // Per-byte tallies in one word, summed before any byte lane can pass 255.
+    let (mut lanes, mut in_lanes) = (0u64, 0u32);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ NEWLINES;
+        // High bit of each byte set exactly where x is zero (no carry crosses a byte).
+        let zero = !((((x & LOW7).wrapping_add(LOW7)) | x) | LOW7);
+        lanes += zero >> 7;
+        in_lanes += 1;
+        if in_lanes == 255 {
+            total += sum_lanes(lanes);
+            (lanes, in_lanes) = (0, 0);
+        }
+    }
+    total += sum_lanes(lanes);
+    total + words.remainder().iter().filter(|c| **c == b'\n').count() as u64
+}
+
+/// The sum of a word's eight byte lanes (each up to 255), via four 16-bit lanes.
+fn sum_lanes(lanes: u64) -> u64 {
+    const EVEN: u64 = 0x00ff_00ff_00ff_00ff;
+    let pairs = (lanes & EVEN) + ((lanes >> 8) & EVEN);
+    pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48
 }
 
 /// Passes bytes through while hashing them, counting lines and (up to a limit) keeping them.
@@ -635,7 +1048,7 @@ impl<R: Read> Read for Tap<R> {
         if let Some(&b) = chunk.last() {
             self.digest.update(chunk);
             self.bytes += n as u64;
-            self.newlines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            self.newlines += count_newlines(chunk);
             self.last = Some(b);
             if let Some((kept, limit)) = &mut self.keep {
                 if (kept.len() + n) as u64 > *limit {
@@ -647,6 +1060,30 @@ impl<R: Read> Read for Tap<R> {
         }
         Ok(n)
     }
+}
+
+/// [`parse_in_chunks`] over `range` of the file at `path` with a given cut, for tests that compare
+/// it with one pass at chunk sizes far below the ones used in earnest.
+#[cfg(test)]
+pub(crate) fn parse_range_in_chunks<P: ChunkParser>(
+    path: &Path,
+    range: std::ops::Range<u64>,
+    first_line: u64,
+    parser: &P,
+    threads: usize,
+    chunk_len: u64,
+) -> io::Result<P::Parsed> {
+    let file = File::open(path)?;
+    let display = path.display().to_string();
+    parse_in_chunks(
+        &display,
+        &file,
+        range.start,
+        range.end,
+        first_line,
+        parser,
+        Chunking { threads, chunk_len },
+    )
 }
 
 #[cfg(test)]
@@ -967,5 +1404,175 @@ mod tests {
         let text: Vec<String> =
             open_whole(&dir.path().join("fw.log.3.gz")).unwrap().lines().map(Result::unwrap).collect();
         assert_eq!(text, ["l1", "l2"]);
+    }
+
+    /// The test parser as a [`ChunkParser`]: the parts' lines concatenated, renumbered.
+    struct SeenLines;
+
+    impl ChunkParser for SeenLines {
+        type Parsed = Seen;
+
+        fn parse(&self, start: &SegmentStart, reader: &mut dyn BufRead) -> io::Result<Seen> {
+            let mut seen = Vec::new();
+            for (n, line) in (start.first_line..).zip(reader.lines()) {
+                seen.push((n, line?));
+            }
+            Ok(seen)
+        }
+
+        fn lines(&self, parsed: &Seen) -> u64 {
+            parsed.len() as u64
+        }
+
+        fn append(&self, earlier: &mut Seen, later: Seen, first_line: u64) {
+            earlier.extend(later.into_iter().map(|(n, l)| (n + first_line - 1, l)));
+        }
+    }
+
+    /// Lines of uneven length, some far longer than a small chunk.
+    fn uneven(n: u32) -> String {
+        (0..n)
+            .map(|i| {
+                format!("l{i} {}\n", "y".repeat(((i * 37) % 23 + if i % 50 == 7 { 900 } else { 0 }) as usize))
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn newlines_are_counted_as_one_byte_at_a_time_would(b in proptest::collection::vec(proptest::sample::select(vec![b'\n', b'a', 0x8a, 0x0b, 0x09, 0xff, 0]), 0..3000)) {
+            proptest::prop_assert_eq!(count_newlines(&b), b.iter().filter(|c| **c == b'\n').count() as u64);
+        }
+    }
+
+    #[test]
+    fn chunks_are_cut_after_newlines_and_cover_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("fw.log");
+        let text = uneven(300) + "tail";
+        std::fs::write(&log, &text).unwrap();
+        let file = File::open(&log).unwrap();
+        let len = text.len() as u64;
+        for chunk_len in [1, 2, 5, 64, 1000, len - 1, len, len + 1] {
+            let chunks = line_chunks(&file, 0, len, chunk_len).unwrap();
+            assert_eq!(chunks.first().map(|c| c.start), Some(0));
+            assert_eq!(chunks.last().map(|c| c.end), Some(len));
+            for pair in chunks.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "{chunk_len}: contiguous");
+                assert!(pair[0].end > pair[0].start, "{chunk_len}: never empty");
+                assert_eq!(
+                    text.as_bytes()[pair[0].end as usize - 1],
+                    b'\n',
+                    "{chunk_len}: cut after a newline"
+                );
+            }
+        }
+        // A line longer than the chunk stays whole in the chunk where it starts.
+        let one = line_chunks(&file, 0, 3000, 10).unwrap();
+        assert!(one.iter().any(|c| c.end - c.start > 900), "{one:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn chunked_parsing_numbers_every_line_as_one_pass_does(
+            chunk_len in 1u64..3000,
+            threads in 1usize..4,
+            skip in 0usize..40,
+            tail in proptest::prelude::any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let log = dir.path().join("fw.log");
+            let mut text = uneven(200).replace("l13 ", "l13\r\n ");
+            if tail {
+                text.push_str("unterminated");
+            }
+            std::fs::write(&log, &text).unwrap();
+            // From a cursor: the range starts after `skip` lines, numbered on from there.
+            let from: usize = text.split_inclusive('\n').take(skip).map(str::len).sum();
+            let start = SegmentStart { file: String::new(), from: from as u64, first_line: skip as u64 + 1 };
+            let one = SeenLines.parse(&start, &mut &text.as_bytes()[from..]).unwrap();
+            let range = from as u64..text.len() as u64;
+            let chunked = parse_range_in_chunks(&log, range, skip as u64 + 1, &SeenLines, threads, chunk_len).unwrap();
+            proptest::prop_assert_eq!(chunked, one);
+        }
+    }
+
+    #[test]
+    fn a_long_file_read_in_chunks_gives_the_segments_and_cursors_of_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("fw.log");
+        // Over the parallel threshold, ending mid-line: the live file's partial line waits.
+        let body = uneven(240_000);
+        assert!(body.len() as u64 > PARALLEL_MIN);
+        std::fs::write(&log, format!("{body}partial")).unwrap();
+        let chunked = |prior: &[FileCursor]| {
+            read_incremental_chunked("fw", std::slice::from_ref(&log), prior, u64::MAX, &SeenLines)
+        };
+        let summary = |r: &Incremental<Seen>| {
+            r.segments
+                .iter()
+                .map(|s| {
+                    (s.from, s.to, s.first_line, s.lines, s.sha256.clone(), s.bytes.as_ref().map(Vec::len))
+                })
+                .collect::<Vec<_>>()
+        };
+        let (one, many) = (read(&log, &[]), chunked(&[]));
+        assert_eq!(lines(&many), lines(&one));
+        assert_eq!(summary(&many), summary(&one));
+        assert_eq!(many.cursors, one.cursors);
+        assert_eq!(many.cursors[0].read_to, body.len() as u64, "the partial line is left for later");
+        assert!(many.segments[0].bytes.is_some(), "within the retention budget the bytes are kept");
+
+        // The next run continues from the cursor, numbering on, and the partial line completes.
+        append(&log, &format!("_done\n{}", uneven(100_000)));
+        let (one, many) = (read(&log, &one.cursors), chunked(&many.cursors));
+        assert_eq!(lines(&many), lines(&one));
+        assert_eq!(summary(&many), summary(&one));
+        assert_eq!(many.cursors, one.cursors);
+        assert_eq!(many.segments[0].parsed[0], (240_001, "partial_done".to_string()));
+
+        // Over the retention budget: the digest only, as one pass keeps it.
+        let (one, many) = (
+            read_within(&log, &[], 1000),
+            read_incremental_chunked("fw", std::slice::from_ref(&log), &[], 1000, &SeenLines),
+        );
+        assert_eq!(summary(&many), summary(&one));
+        assert_eq!(many.segments[0].bytes, None);
+    }
+
+    #[test]
+    fn parse_whole_reads_a_long_plain_file_in_chunks_and_a_gzip_in_one_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("big.log");
+        let text = uneven(240_000) + "sealed tail";
+        std::fs::write(&log, &text).unwrap();
+        let whole = parse_whole(&log, &SeenLines).unwrap();
+        assert_eq!(whole.len(), 240_001, "the unterminated last line is read too");
+        assert_eq!(whole.last(), Some(&(240_001, "sealed tail".to_string())));
+        assert!(whole.iter().enumerate().all(|(i, (n, _))| *n == i as u64 + 1));
+        gzip(&log, &dir.path().join("big.log.1.gz"));
+        assert_eq!(parse_whole(&dir.path().join("big.log.1.gz"), &SeenLines).unwrap(), whole);
+    }
+
+    #[test]
+    fn a_chunk_that_fails_fails_the_file_and_keeps_its_cursor() {
+        struct Fails;
+        impl ChunkParser for Fails {
+            type Parsed = ();
+            fn parse(&self, start: &SegmentStart, _: &mut dyn BufRead) -> io::Result<()> {
+                if start.from > 0 { Err(io::Error::other("disk on fire")) } else { Ok(()) }
+            }
+            fn lines(&self, _: &()) -> u64 {
+                0
+            }
+            fn append(&self, _: &mut (), _: (), _: u64) {}
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("fw.log");
+        std::fs::write(&log, uneven(240_000)).unwrap();
+        let failed = read_incremental_chunked("fw", std::slice::from_ref(&log), &[], u64::MAX, &Fails);
+        assert_eq!(failed.errors, [format!("{}: disk on fire", log.display())]);
+        assert!(failed.cursors.is_empty() && failed.segments.is_empty());
     }
 }

@@ -304,15 +304,15 @@ pub struct Facts {
 
 impl Facts {
     pub fn extend(&mut self, other: Facts) {
-        self.nodes.extend(other.nodes);
-        self.bgp_peers.extend(other.bgp_peers);
-        self.bgp_configurations.extend(other.bgp_configurations);
-        self.ip_pools.extend(other.ip_pools);
-        self.block_affinities.extend(other.block_affinities);
-        self.sessions.extend(other.sessions);
-        self.routes.extend(other.routes);
-        self.flows.extend(other.flows);
-        self.rule_hits.extend(other.rule_hits);
+        append(&mut self.nodes, other.nodes);
+        append(&mut self.bgp_peers, other.bgp_peers);
+        append(&mut self.bgp_configurations, other.bgp_configurations);
+        append(&mut self.ip_pools, other.ip_pools);
+        append(&mut self.block_affinities, other.block_affinities);
+        append(&mut self.sessions, other.sessions);
+        append(&mut self.routes, other.routes);
+        append(&mut self.flows, other.flows);
+        append(&mut self.rule_hits, other.rule_hits);
     }
 
     /// Item counts per fact kind, for source runs and `parse` output.
@@ -351,6 +351,16 @@ impl Facts {
         self.routes.iter_mut().for_each(|f| stamp(&mut f.origin));
         self.flows.iter_mut().flat_map(|f| f.samples.iter_mut()).for_each(stamp);
         self.rule_hits.iter_mut().for_each(|f| stamp(&mut f.origin));
+    }
+}
+
+/// `into` then `from`. A border leaf's routes are most of a run's facts: into an empty list they
+/// move, rather than being copied while both copies are alive.
+fn append<T>(into: &mut Vec<T>, mut from: Vec<T>) {
+    if into.is_empty() {
+        std::mem::swap(into, &mut from);
+    } else {
+        into.append(&mut from);
     }
 }
 

@@ -42,11 +42,23 @@ pub struct SimulateOptions {
     /// Date of night 1; `None`: the nights end with the latest 02:00 UTC that has passed, so the
     /// firewall's hit counters are recent when `run` judges them.
     pub first_night: Option<NaiveDate>,
+    /// Write only this night of the series (`--night K`): a long series can then be generated,
+    /// run and deleted night by night instead of holding every night's logs on disk at once. The
+    /// keys, `expected.json` and `OUT/zoneaudit.yaml` are written by the first such call only.
+    pub only_night: Option<u32>,
 }
 
 impl SimulateOptions {
     pub fn new(scale: Scale, out: impl Into<PathBuf>) -> SimulateOptions {
-        SimulateOptions { scale, out: out.into(), seed: 1, nights: 1, churn: 0.001, first_night: None }
+        SimulateOptions {
+            scale,
+            out: out.into(),
+            seed: 1,
+            nights: 1,
+            churn: 0.001,
+            first_night: None,
+            only_night: None,
+        }
     }
 }
 
@@ -77,6 +89,8 @@ pub enum SimulateError {
     NoNights,
     #[error("--churn must be between 0 and 1, not {0}")]
     Churn(f64),
+    #[error("--night {night} is not one of the {nights} night(s) of the series")]
+    NightOutOfRange { night: u32, nights: u32 },
     #[error("{0}: already holds a simulated estate's database or keys; choose a new directory")]
     NotEmpty(PathBuf),
     #[error("signing key: {0}")]
@@ -230,8 +244,15 @@ pub fn simulate(opts: &SimulateOptions) -> Result<Summary, SimulateError> {
     if !(0.0..=1.0).contains(&opts.churn) {
         return Err(SimulateError::Churn(opts.churn));
     }
+    if let Some(night) = opts.only_night
+        && !(1..=opts.nights).contains(&night)
+    {
+        return Err(SimulateError::NightOutOfRange { night, nights: opts.nights });
+    }
     let out = &opts.out;
-    if out.join("zoneaudit.db").exists() || out.join("keys").exists() {
+    // A later `--night K` adds to the series an earlier call started; anything else starts afresh.
+    let continuing = opts.only_night.is_some() && out.join("keys").exists();
+    if !continuing && (out.join("zoneaudit.db").exists() || out.join("keys").exists()) {
         return Err(SimulateError::NotEmpty(out.clone()));
     }
     std::fs::create_dir_all(out).map_err(io_at(out))?;
@@ -239,12 +260,14 @@ pub fn simulate(opts: &SimulateOptions) -> Result<Summary, SimulateError> {
     let first = opts.first_night.unwrap_or_else(|| default_first_night(opts.nights));
     let mut routes = 0;
     let mut bytes = 0;
-    for n in 1..=opts.nights {
+    let nights = match opts.only_night {
+        Some(k) => k..=k,
+        None => 1..=opts.nights,
+    };
+    for n in nights {
         let night_dir = if opts.nights == 1 { out.clone() } else { out.join("nights").join(n.to_string()) };
         let (written, size) = write_night(&estate, &estate.night(first, n, opts.churn), &night_dir)?;
-        if n == 1 {
-            routes = written;
-        }
+        routes = routes.max(written);
         bytes += size;
         if opts.nights > 1 {
             let path = night_dir.join("zoneaudit.yaml");
@@ -252,16 +275,18 @@ pub fn simulate(opts: &SimulateOptions) -> Result<Summary, SimulateError> {
                 .map_err(io_at(&path))?;
         }
     }
-    let inputs = if opts.nights == 1 { "inputs" } else { "nights/1/inputs" };
     let config = out.join("zoneaudit.yaml");
-    std::fs::write(&config, estate.config_yaml(opts.scale, inputs, "")).map_err(io_at(&config))?;
     let expected_path = out.join("expected.json");
     let expected = estate.expected();
-    let doc: Vec<_> =
-        expected.iter().map(|(rule, subject)| json!({ "ruleId": rule, "subject": subject })).collect();
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    std::fs::write(&expected_path, text).map_err(io_at(&expected_path))?;
-    crate::evidence::keys::generate(&out.join("keys")).map_err(|e| SimulateError::Key(e.to_string()))?;
+    if !continuing {
+        let inputs = if opts.nights == 1 { "inputs" } else { "nights/1/inputs" };
+        std::fs::write(&config, estate.config_yaml(opts.scale, inputs, "")).map_err(io_at(&config))?;
+        let doc: Vec<_> =
+            expected.iter().map(|(rule, subject)| json!({ "ruleId": rule, "subject": subject })).collect();
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+        std::fs::write(&expected_path, text).map_err(io_at(&expected_path))?;
+        crate::evidence::keys::generate(&out.join("keys")).map_err(|e| SimulateError::Key(e.to_string()))?;
+    }
     Ok(Summary {
         cluster: format!("sim-{}", opts.scale.name()),
         config,

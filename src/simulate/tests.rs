@@ -130,3 +130,28 @@ fn a_directory_with_a_database_is_not_overwritten() {
     assert!(matches!(simulate(&options(dir.path(), 1)), Err(SimulateError::NotEmpty(_))));
     assert_eq!(std::fs::read(dir.path().join("zoneaudit.db")).unwrap(), b"x");
 }
+
+#[test]
+fn night_by_night_writes_the_same_series_as_all_at_once() {
+    let (all, one) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let series = SimulateOptions { nights: 3, churn: 0.01, ..options(all.path(), 5) };
+    simulate(&series).unwrap();
+    for k in [1, 2, 3] {
+        let opts = SimulateOptions { out: one.path().to_path_buf(), only_night: Some(k), ..series.clone() };
+        simulate(&opts).unwrap();
+        if k == 2 {
+            // What a long series does to save disk: drop a night once it has been run.
+            std::fs::remove_dir_all(one.path().join("nights/1")).unwrap();
+        }
+    }
+    let (fa, fo) = (files(all.path()), files(one.path()));
+    for (path, bytes) in &fo {
+        assert!(fa.get(path) == Some(bytes), "{path} differs from the series written at once");
+    }
+    assert!(fo.contains_key("nights/3/inputs/eos/leaf1-routes.json") && fo.contains_key("expected.json"));
+    assert!(!fo.keys().any(|p| p.starts_with("nights/1/")));
+    assert_eq!(fo.len() + fa.keys().filter(|p| p.starts_with("nights/1/")).count(), fa.len());
+
+    let stray = SimulateOptions { only_night: Some(4), ..series.clone() };
+    assert!(matches!(simulate(&stray), Err(SimulateError::NightOutOfRange { night: 4, nights: 3 })));
+}

@@ -2,8 +2,10 @@
 //! signed reports. Only this module talks SQL.
 //!
 //! ```text
-//!  runs ─┬─< source_runs ─┬─< source_payloads >── payloads (sha256, zlib bytes)
-//!        │                └─< facts                   ▲
+//!  runs ─┬─< source_runs ───< source_payloads >── payloads (sha256, zlib bytes)
+//!        │        ┆ name, run in span                 ▲
+//!        │     fact_rows (one per fact and span       │
+//!        │     of runs, see `facts.rs`)               │
 //!        ├─< rule_results                             │
 //!        ├─< findings ─< evidence ────────────────────┘ (payload, nullable)
 //!        └── reports (digest, DSSE envelope, markdown)
@@ -28,6 +30,7 @@
 
 mod cursor;
 mod evidence_refs;
+mod facts;
 mod lock;
 mod outbox;
 mod prune;
@@ -736,34 +739,11 @@ impl Store {
             .collect()
     }
 
-    /// All facts of the run, in source order.
+    /// The facts the run recorded: its sources in recording order (a failed source has none),
+    /// each source's facts in the order they were first stored (a fact that is new in this run
+    /// comes after those its source already reported before).
     pub fn facts(&self, run_id: i64) -> Result<Facts> {
-        let op = format!("read facts of run {run_id}");
-        let (path, op) = (&self.path, op.as_str());
-        let mut stmt =
-            self.conn.prepare("SELECT kind, data FROM facts WHERE run_id = ?1 ORDER BY id").at(path, op)?;
-        let rows = stmt
-            .query_map([run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .at(path, op)?;
-        let d = Decoder { path, op };
-        let mut facts = Facts::default();
-        for row in rows {
-            let (kind, data) = row.at(path, op)?;
-            let what = format!("facts.data ({kind})");
-            match kind.as_str() {
-                fact_kind::NODE => facts.nodes.push(d.json(&what, &data)?),
-                fact_kind::BGP_PEER => facts.bgp_peers.push(d.json(&what, &data)?),
-                fact_kind::BGP_CONFIGURATION => facts.bgp_configurations.push(d.json(&what, &data)?),
-                fact_kind::IP_POOL => facts.ip_pools.push(d.json(&what, &data)?),
-                fact_kind::BLOCK_AFFINITY => facts.block_affinities.push(d.json(&what, &data)?),
-                fact_kind::SESSION => facts.sessions.push(d.json(&what, &data)?),
-                fact_kind::ROUTE => facts.routes.push(d.json(&what, &data)?),
-                fact_kind::FLOW => facts.flows.push(d.json(&what, &data)?),
-                fact_kind::RULE_HIT => facts.rule_hits.push(d.json(&what, &data)?),
-                other => return Err(d.corrupt("facts.kind", format!("unknown fact kind {other:?}"))),
-            }
-        }
-        Ok(facts)
+        facts::read(&self.conn, &self.path, run_id)
     }
 
     pub fn rule_results(&self, run_id: i64) -> Result<Vec<RuleResult>> {
@@ -1036,31 +1016,7 @@ fn write_source(
         link.execute(params![source_run_id, position, payload.name, payload.sha256]).at(path, op)?;
     }
 
-    let mut insert = tx
-        .prepare_cached("INSERT INTO facts (run_id, source_run_id, kind, data) VALUES (?1, ?2, ?3, ?4)")
-        .at(path, op)?;
-    let mut put = |kind: &str, data: String| -> Result<()> {
-        insert.execute(params![run_id, source_run_id, kind, data]).at(path, op)?;
-        Ok(())
-    };
-    fn each<T: Serialize>(
-        path: &Path,
-        op: &str,
-        kind: &str,
-        items: &[T],
-        put: &mut impl FnMut(&str, String) -> Result<()>,
-    ) -> Result<()> {
-        items.iter().try_for_each(|item| put(kind, encode_json(path, op, kind, item)?))
-    }
-    each(path, op, fact_kind::NODE, &facts.nodes, &mut put)?;
-    each(path, op, fact_kind::BGP_PEER, &facts.bgp_peers, &mut put)?;
-    each(path, op, fact_kind::BGP_CONFIGURATION, &facts.bgp_configurations, &mut put)?;
-    each(path, op, fact_kind::IP_POOL, &facts.ip_pools, &mut put)?;
-    each(path, op, fact_kind::BLOCK_AFFINITY, &facts.block_affinities, &mut put)?;
-    each(path, op, fact_kind::SESSION, &facts.sessions, &mut put)?;
-    each(path, op, fact_kind::ROUTE, &facts.routes, &mut put)?;
-    each(path, op, fact_kind::FLOW, &facts.flows, &mut put)?;
-    each(path, op, fact_kind::RULE_HIT, &facts.rule_hits, &mut put)?;
+    facts::record(tx, path, op, run_id, source, facts)?;
     Ok(())
 }
 

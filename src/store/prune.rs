@@ -6,8 +6,9 @@
 //!                              is the latest complete run, or holds the latest report ends the prefix
 //!  one transaction (under the run lock):
 //!    INSERT tombstones (signed envelope naming every pruned run and the last pruned report digest)
-//!    DELETE runs (source runs, facts, results, findings, evidence, reports cascade;
+//!    DELETE runs (source runs, results, findings, evidence, reports cascade;
 //!                 outbox.run_id, baseline.run_id and log_cursors.run_id become NULL)
+//!    DELETE fact_rows no kept run sees (a fact still reported by kept runs keeps its one row)
 //!    DELETE payloads that no source_payloads or evidence row references any more
 //!  then VACUUM (it cannot run inside a transaction) and a WAL checkpoint, so the file shrinks.
 //! ```
@@ -20,6 +21,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::facts;
 use super::lock::{self, RunLock};
 use super::{Context, Decoder, Result, RunRow, RunStatus, Store, StoreError, timestamp, write_tx};
 
@@ -177,6 +179,9 @@ impl Store {
         let runs = tx
             .execute("DELETE FROM runs WHERE id IN (SELECT value FROM json_each(?1))", [&ids])
             .at(&self.path, op)?;
+        // Fact rows name no payload by digest (the kept source runs' links do), so they are swept
+        // by what the kept runs see, before and apart from the payloads.
+        facts::sweep_unseen(&tx, &self.path, op, last)?;
         // The runs are gone, so "not referenced by a kept run" is "not referenced at all"; this also
         // sweeps payloads of runs that died before linking them (the plan counted those too).
         let (n, bytes): (i64, i64) = tx
@@ -354,7 +359,7 @@ mod tests {
             assert!(store.payload(&super::super::sha256_hex(gone)).unwrap().is_none());
         }
         // Nothing of the pruned runs is left behind.
-        for table in ["source_runs", "facts", "rule_results", "findings", "reports"] {
+        for table in ["source_runs", "rule_results", "findings", "reports"] {
             assert_eq!(
                 count(&store, &format!("SELECT count(*) FROM {table} WHERE run_id < {kept}")),
                 0,

@@ -195,6 +195,36 @@ CREATE TABLE tombstones (
 ) STRICT;
 "#,
     ),
+    // 5: facts live over a span of runs instead of one copy per run (see `facts.rs`).
+    M::up(
+        r#"
+-- A fact row is seen by run R when first_run <= R < ended_run (NULL: still alive) and R recorded
+-- its source with facts. No foreign key to runs: a row outlives the run that first stored it.
+-- `data` is the model type as JSON, without origin.source / origin.payload when `payload_pos`
+-- says which payload of the reading run's source run they are; `hash` identifies the row when
+-- the next run of its source is compared with it (NULL for rows carried over from `facts`).
+CREATE TABLE fact_rows (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    payload_pos INTEGER CHECK (payload_pos IS NULL OR payload_pos >= 0),
+    hash        BLOB CHECK (hash IS NULL OR length(hash) = 16),
+    data        TEXT NOT NULL CHECK (json_valid(data)),
+    first_run   INTEGER NOT NULL,
+    ended_run   INTEGER CHECK (ended_run IS NULL OR ended_run > first_run)
+) STRICT;
+-- Covers what recording a source reads: the identities of its alive rows.
+CREATE INDEX fact_rows_alive ON fact_rows (source, hash) WHERE ended_run IS NULL;
+-- Retention asks, per fact row, whether a kept run recorded its source within its span.
+CREATE INDEX source_runs_name ON source_runs (name, run_id);
+
+-- Every stored fact was seen by its own run only.
+INSERT INTO fact_rows (source, kind, payload_pos, hash, data, first_run, ended_run)
+    SELECT s.name, f.kind, NULL, NULL, f.data, f.run_id, f.run_id + 1
+    FROM facts f JOIN source_runs s ON s.id = f.source_run_id ORDER BY f.id;
+DROP TABLE facts;
+"#,
+    ),
 ];
 
 pub(super) const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);

@@ -192,7 +192,7 @@ fn fresh_database_is_migrated_in_wal_mode_with_foreign_keys() {
         [
             "baseline",
             "evidence",
-            "facts",
+            "fact_rows",
             "findings",
             "log_cursors",
             "notified",
@@ -408,7 +408,7 @@ fn source_with_an_unstored_payload_leaves_nothing() {
     // The source run row and first link were written before the failure: all rolled back.
     assert_eq!(count(&store, "source_runs"), 0);
     assert_eq!(count(&store, "source_payloads"), 0);
-    assert_eq!(count(&store, "facts"), 0);
+    assert_eq!(count(&store, "fact_rows"), 0);
     assert!(store.source_runs(run).unwrap().is_empty());
 
     // A source run that misstates a payload's size is refused too.
@@ -436,7 +436,7 @@ fn a_transaction_dropped_before_commit_leaves_nothing() {
     {
         let tx = write_tx(&mut store.conn, &db.path, "test").unwrap();
         write_source(&tx, &db.path, run, &source, &sample_facts(&routes)).unwrap();
-        let visible: i64 = tx.query_row("SELECT count(*) FROM facts", [], |r| r.get(0)).unwrap();
+        let visible: i64 = tx.query_row("SELECT count(*) FROM fact_rows", [], |r| r.get(0)).unwrap();
         assert_eq!(visible, 4, "the transaction itself wrote the facts");
         // Dropped here: what a crash between the writes and the commit amounts to.
     }
