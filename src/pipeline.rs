@@ -264,10 +264,10 @@ impl Kept {
         cursors: Option<Vec<FileCursor>>,
     ) -> Result<(), PipelineError> {
         let Collected { run, facts, payloads } = collected;
-        for p in &payloads {
+        // Each payload's bytes go as soon as they are stored.
+        for p in payloads {
             store.put_payload(&p.bytes)?;
         }
-        drop(payloads);
         // Cursors advance in the same transaction as the source run: a run that dies earlier
         // leaves them where they were, so its lines are read again, never lost or doubled.
         match cursors {

@@ -534,11 +534,11 @@ fn route_fact(observer: &str, classes: &HashMap<String, String>, r: RouteBlock<'
         if protocol == "bgp" && r.next_hops.len() == 1 { r.next_hops.first().copied() } else { None }
     });
     Route {
-        observer: observer.to_string(),
-        table: r.table,
+        observer: observer.into(),
+        table: r.table.into(),
         prefix: r.prefix,
         next_hops: r.next_hops,
-        protocol,
+        protocol: protocol.into(),
         learned_from,
         as_path: r.as_path,
         best: r.best,
@@ -1230,7 +1230,7 @@ mod tests {
             f.routes
                 .iter()
                 .filter(|r| r.table == "blue" && r.prefix.to_string().starts_with("10.10."))
-                .map(|r| (r.prefix.to_string(), r.learned_from, r.protocol.clone()))
+                .map(|r| (r.prefix.to_string(), r.learned_from, r.protocol.to_string()))
                 .collect::<Vec<_>>()
         };
         for text in

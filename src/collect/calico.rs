@@ -547,11 +547,11 @@ fn node_status(facts: &mut Facts, r: &Resource<'_>) -> Result<(), ParseError> {
             let learned_from =
                 field(&["learnedFrom", "peerIP"])?.and_then(|ip| ip.trim().parse::<IpAddr>().ok());
             facts.routes.push(Route {
-                observer: observer.to_string(),
-                table: "master".to_string(),
+                observer: observer.into(),
+                table: "master".into(),
                 prefix,
                 next_hops,
-                protocol,
+                protocol: protocol.into(),
                 learned_from,
                 as_path: Vec::new(),
                 best: field(&["type"])? == Some("FIB"),

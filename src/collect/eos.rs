@@ -22,17 +22,20 @@ use serde_json::{Map, Value};
 
 use crate::collect::ParseError;
 use crate::collect::json::{escape, excerpt, json_error, parse_asn, shape};
-use crate::model::{BgpSession, Facts, Origin, Route, SessionType};
+use crate::model::{BgpSession, Facts, Origin, Route, SessionType, SharedStr};
 
 /// Parse an eAPI response (or one command's bare output) into routes and BGP sessions.
 pub fn parse(observer: &str, raw: &[u8]) -> Result<Facts, ParseError> {
     // A border leaf's table is a large document, and as one `Value` tree it costs ten times its
     // size: the common, well-formed case is read one route at a time instead. Anything else
     // (errors, odd shapes, duplicate keys) is read whole below, which names the problem.
-    match streamed::parse(observer, raw) {
-        Some(facts) => Ok(facts),
-        None => parse_document(observer, raw),
-    }
+    let mut facts = match streamed::parse(observer, raw) {
+        Some(facts) => facts,
+        None => parse_document(observer, raw)?,
+    };
+    // Grown one route at a time, the list has up to twice the room it needs, kept all run long.
+    facts.routes.shrink_to_fit();
+    Ok(facts)
 }
 
 /// The whole document as one `Value`: every shape, and every error with its place.
@@ -135,21 +138,46 @@ fn vrf_routes(
     let Value::Object(routes) = routes else {
         return Err(shape(&format!("{vptr}/routes"), "expected an object keyed by prefix"));
     };
+    let mut names = TableNames::new(observer, vrf);
     for (prefix, route) in routes {
-        facts.routes.push(route_fact(observer, vrf, prefix, route, vptr)?);
+        facts.routes.push(route_fact(&mut names, prefix, route, vptr, || excerpt(route))?);
     }
     Ok(())
 }
 
-/// One entry of a VRF's `routes` object.
+/// The names a VRF's routes repeat, each held once and shared by all of them.
+struct TableNames {
+    observer: SharedStr,
+    table: SharedStr,
+    /// Lower case; a table has a handful.
+    protocols: Vec<SharedStr>,
+}
+
+impl TableNames {
+    fn new(observer: &str, table: &str) -> Self {
+        TableNames { observer: observer.into(), table: table.into(), protocols: Vec::new() }
+    }
+
+    /// `routeType` in lower case.
+    fn protocol(&mut self, route_type: &str) -> SharedStr {
+        if let Some(known) = self.protocols.iter().find(|p| p.eq_ignore_ascii_case(route_type)) {
+            return known.clone();
+        }
+        let new = SharedStr::from(route_type.to_ascii_lowercase());
+        self.protocols.push(new.clone());
+        new
+    }
+}
+
+/// One entry of a VRF's `routes` object; `excerpt` is its compact JSON, asked for once it is read.
 fn route_fact(
-    observer: &str,
-    vrf: &str,
+    names: &mut TableNames,
     prefix: &str,
     route: &Value,
     vptr: &str,
+    excerpt: impl FnOnce() -> String,
 ) -> Result<Route, ParseError> {
-    let rptr = format!("{vptr}/routes/{}", escape(prefix));
+    let rptr = route_pointer(vptr, prefix);
     let net: IpNet =
         prefix.parse().map_err(|_| shape(&rptr, format!("expected a prefix as key, got {prefix:?}")))?;
     let Value::Object(obj) = route else {
@@ -159,16 +187,34 @@ fn route_fact(
         .ok_or_else(|| shape(&format!("{rptr}/routeType"), "expected a string (missing)"))?;
     let next_hops = vias(obj, &rptr)?;
     Ok(Route {
-        observer: observer.to_string(),
-        table: vrf.to_string(),
+        observer: names.observer.clone(),
+        table: names.table.clone(),
         prefix: net,
         next_hops,
-        protocol: route_type.to_ascii_lowercase(),
+        protocol: names.protocol(route_type),
         learned_from: None,
         as_path: Vec::new(),
         best: true,
-        origin: Origin::at_pointer(rptr, excerpt(route)),
+        origin: Origin::at_pointer(rptr, excerpt()),
     })
+}
+
+/// `{vptr}/routes/{prefix}`, the prefix escaped (RFC 6901), in a string of exactly its length:
+/// a border leaf keeps a million of them.
+fn route_pointer(vptr: &str, prefix: &str) -> String {
+    const ROUTES: &str = "/routes/";
+    let escapes = prefix.bytes().filter(|b| matches!(b, b'~' | b'/')).count();
+    let mut out = String::with_capacity(vptr.len() + ROUTES.len() + prefix.len() + escapes);
+    out.push_str(vptr);
+    out.push_str(ROUTES);
+    for c in prefix.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `nexthopAddr` per via; connected routes have none (or `0.0.0.0` / `""`), EVPN routes have an
@@ -313,10 +359,11 @@ mod streamed {
     use std::fmt;
 
     use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
     use serde_json::{Map, Value};
 
-    use super::{route_fact, vrf_peers};
-    use crate::collect::json::escape;
+    use super::{TableNames, route_fact, vrf_peers};
+    use crate::collect::json::{bounded, escape, excerpt};
     use crate::model::{Facts, Route};
 
     pub(super) fn parse(observer: &str, raw: &[u8]) -> Option<Facts> {
@@ -549,8 +596,9 @@ mod streamed {
         }
     }
 
-    /// `routes`: one route at a time, each read as a (small) `Value` for its excerpt, straight
-    /// into the document's list.
+    /// `routes`: one route at a time, straight into the document's list. Each is read as its text
+    /// first: when that text is already what serde writes for it (the usual eAPI output) it is
+    /// the excerpt itself, not written again; the route's fields come from a (small) `Value`.
     struct Routes<'a> {
         observer: &'a str,
         vrf: &'a str,
@@ -572,14 +620,121 @@ mod streamed {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             let mut keys = Keys::default();
+            let mut scratch = Scratch::default();
+            let mut names = TableNames::new(self.observer, self.vrf);
             while let Some(prefix) = map.next_key::<String>()? {
                 keys.first(&prefix)?;
-                let route: Value = map.next_value()?;
+                let text = map.next_value::<&'de RawValue>()?.get();
+                let as_written = match scratch.as_serde_writes(text) {
+                    Written::Same => true,
+                    Written::Different => false,
+                    Written::TooDeep => return Err(give_up()),
+                };
+                let route: Value = serde_json::from_str(text).map_err(|_| give_up())?;
+                let quote = || if as_written { bounded(text) } else { excerpt(&route) };
                 let fact =
-                    route_fact(self.observer, self.vrf, &prefix, &route, self.vptr).map_err(|_| give_up())?;
+                    route_fact(&mut names, &prefix, &route, self.vptr, quote).map_err(|_| give_up())?;
                 self.into.push(fact);
             }
             Ok(())
+        }
+    }
+
+    /// How one route's text compares with what serde writes for the `Value` it holds.
+    #[derive(Debug, PartialEq)]
+    pub(super) enum Written {
+        Same,
+        Different,
+        /// Nested deeper than any route: the whole-document reading, with its depth limit, decides.
+        TooDeep,
+    }
+
+    /// Routes nest three deep (`{…"vias":[{…}]}`); the document's own limit is 128.
+    const MAX_ROUTE_DEPTH: usize = 32;
+
+    /// The open objects and arrays of one text and the keys seen in each open object, kept
+    /// across routes so that reading one allocates nothing.
+    #[derive(Default)]
+    pub(super) struct Scratch<'t> {
+        /// Per open container: whether it is an object, and where its keys start in `keys`.
+        open: Vec<(bool, usize)>,
+        keys: Vec<&'t str>,
+    }
+
+    impl<'t> Scratch<'t> {
+        /// Whether `text` (one well-formed JSON value) is byte for byte what serde writes for it:
+        /// no whitespace between tokens, no escapes in strings (serde writes `\u00e9` as `é`),
+        /// numbers as plain integers that stay integers (serde writes `1e2` as `100.0`, `-0`
+        /// as `-0.0`), and no repeated key (a `Value` keeps the last one's value, at the first
+        /// one's place). Conservative: `Different` only costs writing the excerpt again.
+        pub(super) fn as_serde_writes(&mut self, text: &'t str) -> Written {
+            self.open.clear();
+            self.keys.clear();
+            let b = text.as_bytes();
+            let mut key_next = false;
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    open @ (b'{' | b'[') => {
+                        if self.open.len() == MAX_ROUTE_DEPTH {
+                            return Written::TooDeep;
+                        }
+                        key_next = open == b'{';
+                        self.open.push((key_next, self.keys.len()));
+                        i += 1;
+                    }
+                    b'}' | b']' => {
+                        if let Some((_, first_key)) = self.open.pop() {
+                            self.keys.truncate(first_key);
+                        }
+                        key_next = false;
+                        i += 1;
+                    }
+                    b',' => {
+                        key_next = matches!(self.open.last(), Some((true, _)));
+                        i += 1;
+                    }
+                    b':' => {
+                        key_next = false;
+                        i += 1;
+                    }
+                    b'"' => {
+                        let body = &b[i + 1..];
+                        let Some(len) = body.iter().position(|&c| c == b'"' || c == b'\\') else {
+                            return Written::Different;
+                        };
+                        if body[len] == b'\\' {
+                            return Written::Different;
+                        }
+                        if key_next {
+                            let key = &text[i + 1..i + 1 + len];
+                            let first_key = self.open.last().map_or(0, |o| o.1);
+                            if self.keys[first_key..].contains(&key) {
+                                return Written::Different;
+                            }
+                            self.keys.push(key);
+                        }
+                        i += len + 2;
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let start = i + usize::from(b[i] == b'-');
+                        let digits = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+                        let end = start + digits;
+                        // 18 digits always fit an i64 or u64, which serde writes back as read.
+                        let plain = (1..=18).contains(&digits)
+                            && !(start > i && b[start] == b'0')
+                            && !matches!(b.get(end), Some(b'.' | b'e' | b'E'));
+                        if !plain {
+                            return Written::Different;
+                        }
+                        i = end;
+                    }
+                    b't' | b'n' => i += 4,
+                    b'f' => i += 5,
+                    _ => return Written::Different,
+                }
+            }
+            Written::Same
         }
     }
 }
@@ -864,6 +1019,54 @@ mod tests {
         let repeated = &documents[10];
         assert!(streamed::parse("leaf01", repeated.as_bytes()).is_none(), "a repeated prefix gives up");
         assert_eq!(ok(repeated).routes[0].protocol, "ebgp", "the last value counts");
+    }
+
+    /// A route's own text is its excerpt only where serde would write exactly that text again
+    /// (conservatively: an escaped quote, written back as read, still counts as different).
+    #[test]
+    fn route_text_is_the_excerpt_only_when_serde_writes_it_so() {
+        let texts = [
+            (
+                r#"{"routeType":"eBGP","vias":[{"nexthopAddr":"10.0.0.1"}],"metric":0,"ok":true,"x":null}"#,
+                true,
+            ),
+            ("{\"a\":{\"b\":[1,-2,{\"c\":false}]},\"d\":[],\"e\":{},\"f\":\"é ☃ \u{2028}\u{7f}\"}", true),
+            (r#"{"big":123456789012345678,"neg":-123456789012345678}"#, true),
+            (r#"{"a":[{"k":1},{"k":2}],"k":3}"#, true),
+            (r#"{"routeType": "eBGP"}"#, false),
+            ("{\n\"routeType\":\"eBGP\"}", false),
+            (r#"{"routeType":"e\u0042GP"}"#, false),
+            (r#"{"routeType":"a\"b"}"#, false),
+            (r#"{"routeType":"a\/b"}"#, false),
+            (r#"{"metric":1.0}"#, false),
+            (r#"{"metric":1e2}"#, false),
+            (r#"{"metric":-0}"#, false),
+            (r#"{"metric":12345678901234567890}"#, false),
+            (r#"{"metric":123456789012345678901234}"#, false),
+            (r#"{"k":1,"k":2}"#, false),
+            (r#"{"a":{"k":1,"j":2,"k":3}}"#, false),
+        ];
+        let mut scratch = streamed::Scratch::default();
+        for (text, same) in texts {
+            let verdict = scratch.as_serde_writes(text);
+            assert_eq!(verdict == streamed::Written::Same, same, "{text}: {verdict:?}");
+            if same {
+                assert_eq!(serde_json::from_str::<Value>(text).unwrap().to_string(), text);
+            }
+        }
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+        assert_eq!(scratch.as_serde_writes(&deep), streamed::Written::TooDeep);
+
+        // Either way a streamed route is what the whole-document reading gives, excerpt included.
+        for (text, _) in texts {
+            let raw = format!(r#"{{"vrfs":{{"X":{{"routes":{{"10.0.0.0/8":{text}}}}}}}}}"#);
+            assert_eq!(parse("leaf01", raw.as_bytes()), parse_document("leaf01", raw.as_bytes()), "{text}");
+        }
+        let raw = r#"{"vrfs":{"X":{"routes":{"10.0.0.0/8":{"routeType":"eBGP","metric":1e2}}}}}"#;
+        let f = streamed::parse("leaf01", raw.as_bytes()).expect("streams");
+        assert_eq!(f.routes[0].origin.excerpt, r#"{"routeType":"eBGP","metric":100.0}"#);
+        assert_eq!(f.routes[0].origin.locator, "/vrfs/X/routes/10.0.0.0~18");
+        assert_eq!(f.routes[0].origin.locator.capacity(), f.routes[0].origin.locator.len());
     }
 
     #[test]

@@ -186,11 +186,11 @@ impl Reader<'_> {
                 let protocol = required_str(e, "protocol", &at)?.to_ascii_lowercase();
                 let table = table_name(e, vrf);
                 self.facts.routes.push(Route {
-                    observer: self.observer.to_string(),
-                    table,
+                    observer: self.observer.into(),
+                    table: table.into(),
                     prefix,
                     next_hops: next_hops(e, &at)?,
-                    protocol,
+                    protocol: protocol.into(),
                     learned_from: None,
                     as_path: Vec::new(),
                     best: flag(e, "selected"),
@@ -218,11 +218,11 @@ impl Reader<'_> {
                 let at = format!("{at}/{i}");
                 let p = expect_object(path, &at, "a BGP path object")?;
                 self.facts.routes.push(Route {
-                    observer: self.observer.to_string(),
-                    table: table.clone(),
+                    observer: self.observer.into(),
+                    table: table.as_str().into(),
                     prefix,
                     next_hops: next_hops(p, &at)?,
-                    protocol: "bgp".to_string(),
+                    protocol: "bgp".into(),
                     // `(unspec)` for a locally originated or leaked path: no neighbour.
                     learned_from: p.get("peerId").and_then(Value::as_str).and_then(|s| s.parse().ok()),
                     as_path: p.get("path").and_then(Value::as_str).map(as_path).unwrap_or_default(),

@@ -241,8 +241,8 @@ fn collect_log_files_within(
         let SegmentFlows { flows, rejects: r, .. } = parsed;
         for mut flow in flows {
             for o in &mut flow.samples {
-                o.source = spec.name.clone();
-                o.payload = payload.clone();
+                o.source = spec.name.as_str().into();
+                o.payload = payload.as_str().into();
                 o.locator = format!("{file}: {}", o.locator);
             }
             merged.add(flow);
@@ -251,8 +251,8 @@ fn collect_log_files_within(
             *rejects.counts.entry(reason).or_insert(0) += n;
         }
         rejects.samples.extend(r.samples.into_iter().map(|mut o| {
-            o.source = spec.name.clone();
-            o.payload = payload.clone();
+            o.source = spec.name.as_str().into();
+            o.payload = payload.as_str().into();
             o.locator = format!("{file}: {}", o.locator);
             o
         }));

@@ -117,11 +117,11 @@ fn route(
     }
     let as_path = leaf(entry, "as-path", eptr)?.map(as_path).unwrap_or_default();
     Ok(Route {
-        observer: observer.to_string(),
-        table: vrf.to_string(),
+        observer: observer.into(),
+        table: vrf.into(),
         prefix,
         next_hops,
-        protocol: protocol.to_ascii_lowercase(),
+        protocol: protocol.to_ascii_lowercase().into(),
         learned_from: None,
         as_path,
         best,
@@ -375,7 +375,7 @@ mod tests {
         ]}]});
         let facts = parse("mx1", doc.to_string().as_bytes()).unwrap();
         let got: Vec<(String, String)> =
-            facts.routes.iter().map(|r| (r.table.clone(), r.prefix.to_string())).collect();
+            facts.routes.iter().map(|r| (r.table.to_string(), r.prefix.to_string())).collect();
         assert_eq!(
             got,
             vec![("default".into(), "10.255.2.0/31".into()), ("ZONE-DEV".into(), "10.30.0.0/16".into())]

@@ -209,11 +209,11 @@ fn route(observer: &str, vrf: &str, row: &Map<String, Value>, pptr: &str) -> Res
         }
     }
     Ok(Route {
-        observer: observer.to_string(),
-        table: vrf.to_string(),
+        observer: observer.into(),
+        table: vrf.into(),
         prefix,
         next_hops,
-        protocol: protocol.unwrap_or_else(|| "unknown".to_string()),
+        protocol: protocol.unwrap_or_else(|| "unknown".to_string()).into(),
         learned_from: None,
         as_path: Vec::new(),
         best,

@@ -735,7 +735,7 @@ mod tests {
         report.started_at = started;
         report.finished_at = started + TimeDelta::minutes(1);
         report.sources[0].payloads[0].size = 4;
-        report.findings[0].evidence[0].payload = evidence;
+        report.findings[0].evidence[0].payload = evidence.into();
         for source in &report.sources {
             store.record_source(run, source, &Facts::default()).unwrap();
         }

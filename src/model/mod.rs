@@ -16,6 +16,7 @@ pub use zone_map::{Attribution, ZoneMap};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -27,10 +28,10 @@ pub type Labels = BTreeMap<String, String>;
 pub struct Origin {
     /// Configured source name (`calico`, `leaf1`, ...).
     #[serde(default)]
-    pub source: String,
+    pub source: SharedStr,
     /// SHA-256 (hex) of the raw payload the fact was parsed from.
     #[serde(default)]
-    pub payload: String,
+    pub payload: SharedStr,
     /// `line 12`, `lines 12-20` or a JSON pointer such as `/vrfs/YELLOW/routes/10.1.0.0~126`.
     pub locator: String,
     /// The exact text (or compact JSON) the fact was read from; bounded by the parser.
@@ -44,6 +45,110 @@ impl Origin {
 
     pub fn at_pointer(pointer: impl Into<String>, excerpt: impl Into<String>) -> Self {
         Origin { locator: pointer.into(), excerpt: excerpt.into(), ..Default::default() }
+    }
+}
+
+/// Text that many facts repeat (a source name, a payload digest): one allocation, shared by every
+/// fact that names it. A border leaf's million routes would otherwise each carry their own copy.
+/// Reads, compares, prints and serializes as the string it holds.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr(s.into())
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr(s.into())
+    }
+}
+
+impl From<&String> for SharedStr {
+    fn from(s: &String) -> Self {
+        SharedStr(s.as_str().into())
+    }
+}
+
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        s.0.to_string()
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, other: &SharedStr) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, other: &SharedStr) -> bool {
+        **self == *other.0
     }
 }
 
@@ -217,13 +322,14 @@ impl BgpSession {
 /// One route in one table of one observer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Route {
-    pub observer: String,
+    /// Shared by the observer's routes, as are `table` and `protocol`: a border leaf has a million.
+    pub observer: SharedStr,
     /// VRF or BIRD table name (`master`, `master4`, `YELLOW`, ...).
-    pub table: String,
+    pub table: SharedStr,
     pub prefix: IpNet,
     pub next_hops: Vec<IpAddr>,
     /// `bgp`, `ibgp`, `ebgp`, `connected`, `static`, `kernel`, `direct`, ... (lower case).
-    pub protocol: String,
+    pub protocol: SharedStr,
     /// BGP neighbour the route was learned from (BIRD `from` / protocol), when known.
     pub learned_from: Option<IpAddr>,
     pub as_path: Vec<u32>,
@@ -338,9 +444,11 @@ impl Facts {
 
     /// Stamp every origin with the source name and payload digest once they are known.
     pub fn stamp(&mut self, source: &str, payload: &str) {
+        // One copy of each, shared by every origin.
+        let (source, payload) = (SharedStr::from(source), SharedStr::from(payload));
         let stamp = |o: &mut Origin| {
-            o.source = source.to_string();
-            o.payload = payload.to_string();
+            o.source = source.clone();
+            o.payload = payload.clone();
         };
         self.nodes.iter_mut().for_each(|f| stamp(&mut f.origin));
         self.bgp_peers.iter_mut().for_each(|f| stamp(&mut f.origin));

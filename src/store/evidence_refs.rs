@@ -210,7 +210,7 @@ mod tests {
         let sha = store.put_payload(b"routes").unwrap();
         let origin = |locator: &str| Origin {
             source: "leaf1".into(),
-            payload: sha.clone(),
+            payload: sha.as_str().into(),
             locator: locator.into(),
             excerpt: "x".into(),
         };

@@ -16,7 +16,8 @@
 //! multisets (a source may report the same fact twice): a match is left as it is, a new fact is
 //! inserted with `first_run = R`, an alive row R no longer reports gets `ended_run = R`. A failed
 //! source records no facts and ends nothing, and reads of R leave it out, so its rows simply carry
-//! on when it recovers.
+//! on when it recovers. The identity is hashed from the fact itself (see `identity.rs`), so an
+//! unchanged fact is never turned into JSON.
 //!
 //! The stored `data` is the model type as JSON without what changes with every payload: when all
 //! of a fact's origins name S and one payload of S's source run, `origin.source` and
@@ -34,16 +35,13 @@ use std::path::Path;
 use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 
+use super::identity::{self, Identity, IdentityHasher};
 use super::{Context, Decoder, Result, StoreError, fact_kind};
 use crate::model::{
     BgpConfigurationFact, BgpPeerConfig, BgpSession, BlockAffinityFact, Facts, FlowAggregate, IpPoolFact,
     NodeFact, Origin, Route, RuleHit, SourceRun, SourceStatus,
 };
-
-/// Identity of a stored fact: the first 128 bits of SHA-256 over kind, payload position and data.
-type Identity = [u8; 16];
 
 /// A model type stored as a fact row.
 trait StoredFact: Serialize + DeserializeOwned {
@@ -111,7 +109,7 @@ fn walk(facts: &Facts, v: &mut impl FactVisitor) -> Result<()> {
     v.visit(&facts.rule_hits)
 }
 
-/// Turns one fact into its stored form, reusing two buffers for every fact.
+/// Turns one fact into its identity and stored form, reusing its buffers for every fact.
 struct Encoder<'a> {
     path: &'a Path,
     op: &'a str,
@@ -121,9 +119,10 @@ struct Encoder<'a> {
     /// Per position: the exact JSON serde writes for `origin.source` and `origin.payload`, which
     /// start every `Origin` object (`{"source":"leaf1","payload":"ab…",`).
     needles: Vec<Vec<u8>>,
+    hasher: IdentityHasher,
     json: Vec<u8>,
-    /// The stored data of the last encoded fact.
-    data: Vec<u8>,
+    /// The JSON of the last encoded fact with its origins' source and payload cut out.
+    cut: Vec<u8>,
 }
 
 impl<'a> Encoder<'a> {
@@ -147,39 +146,65 @@ impl<'a> Encoder<'a> {
             source: &source.name,
             positions,
             needles,
+            hasher: IdentityHasher::default(),
             json: Vec::with_capacity(4096),
-            data: Vec::with_capacity(4096),
+            cut: Vec::with_capacity(4096),
         })
+    }
+
+    fn encode_error(&self, what: &str, source: serde_json::Error) -> StoreError {
+        StoreError::Encode {
+            path: self.path.to_path_buf(),
+            op: self.op.to_string(),
+            what: what.to_string(),
+            source,
+        }
     }
 
     /// The payload position shared by all of the fact's origins, if they all name this source.
     fn shared_position(&self, origins: &[Origin]) -> Option<i64> {
         let first = origins.first()?;
-        let same = origins.iter().all(|o| o.source == self.source && o.payload == first.payload);
-        same.then(|| self.positions.get(first.payload.as_str()).copied()).flatten()
+        let same = origins.iter().all(|o| *o.source == *self.source && o.payload == first.payload);
+        same.then(|| self.positions.get(&*first.payload).copied()).flatten()
     }
 
-    /// Fills `self.data` with the stored form of `item`; returns its payload position and identity.
-    fn encode<T: StoredFact>(&mut self, item: &T) -> Result<(Option<i64>, Identity)> {
-        self.json.clear();
-        serde_json::to_writer(&mut self.json, item).map_err(|source| StoreError::Encode {
-            path: self.path.to_path_buf(),
-            op: self.op.to_string(),
-            what: T::KIND.to_string(),
-            source,
-        })?;
-        let origins = item.origins().len();
-        let position = self.shared_position(item.origins()).filter(|&p| {
-            // A quote after `{` cannot occur inside a JSON string (it would be escaped), so every
-            // match is an object that starts with these two keys; unless each origin accounts for
-            // exactly one, the fact is stored whole.
-            cut_all(&self.json, &self.needles[p as usize], &mut self.data) == origins
-        });
-        if position.is_none() {
-            self.data.clear();
-            self.data.extend_from_slice(&self.json);
+    /// The payload position `item` is stored under and its identity, without writing its JSON
+    /// (what an unchanged fact costs).
+    fn identify<T: StoredFact>(&mut self, item: &T) -> Result<(Option<i64>, Identity)> {
+        let hash_error = |e: identity::Error| <serde_json::Error as serde::ser::Error>::custom(e);
+        if let Some(position) = self.shared_position(item.origins()) {
+            let (id, cut) = self
+                .hasher
+                .identity(T::KIND, Some(position), item)
+                .map_err(|e| self.encode_error(T::KIND, hash_error(e)))?;
+            // Every origin must have lost exactly its source and payload, or the fact is whole.
+            if cut == item.origins().len() {
+                return Ok((Some(position), id));
+            }
         }
-        Ok((position, identity(T::KIND, position, &self.data)))
+        let (id, _) = self
+            .hasher
+            .identity(T::KIND, None, item)
+            .map_err(|e| self.encode_error(T::KIND, hash_error(e)))?;
+        Ok((None, id))
+    }
+
+    /// The stored data of `item` under `position` (as `identify` chose it).
+    fn data<T: StoredFact>(&mut self, item: &T, position: Option<i64>) -> Result<&[u8]> {
+        self.json.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.json, item) {
+            return Err(self.encode_error(T::KIND, e));
+        }
+        let Some(p) = position else { return Ok(&self.json) };
+        // A quote after `{` cannot occur inside a JSON string (it would be escaped), so every
+        // match is an object that starts with these two keys. Should the JSON not match the
+        // origins one to one, the fact is kept whole: a read puts back the same source and
+        // payload it holds, so it reads back the same either way.
+        if cut_all(&self.json, &self.needles[p as usize], &mut self.cut) == item.origins().len() {
+            Ok(&self.cut)
+        } else {
+            Ok(&self.json)
+        }
     }
 }
 
@@ -210,18 +235,6 @@ fn find(text: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-fn identity(kind: &str, position: Option<i64>, data: &[u8]) -> Identity {
-    let mut h = Sha256::new();
-    h.update(kind.as_bytes());
-    h.update([0]);
-    h.update(position.unwrap_or(-1).to_le_bytes());
-    h.update(data);
-    let digest = h.finalize();
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    id
-}
-
 /// Pass 1: the identity of every fact, with its index in `walk` order.
 struct Identities<'e, 'a> {
     encoder: &'e mut Encoder<'a>,
@@ -231,7 +244,7 @@ struct Identities<'e, 'a> {
 impl FactVisitor for Identities<'_, '_> {
     fn visit<T: StoredFact>(&mut self, items: &[T]) -> Result<()> {
         for item in items {
-            let (_, id) = self.encoder.encode(item)?;
+            let (_, id) = self.encoder.identify(item)?;
             let index = u32::try_from(self.out.len()).unwrap_or(u32::MAX);
             self.out.push((id, index));
         }
@@ -258,16 +271,18 @@ impl FactVisitor for Inserts<'_, '_, '_> {
             };
             if wanted {
                 self.inserted += 1;
-                let (position, id) = self.encoder.encode(item)?;
-                let data = std::str::from_utf8(&self.encoder.data).map_err(|e| StoreError::Corrupt {
-                    path: self.encoder.path.to_path_buf(),
-                    op: self.encoder.op.to_string(),
+                let (position, id) = self.encoder.identify(item)?;
+                let (path, op, source) = (self.encoder.path, self.encoder.op, self.encoder.source);
+                let data = self.encoder.data(item, position)?;
+                let data = std::str::from_utf8(data).map_err(|e| StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    op: op.to_string(),
                     what: T::KIND.to_string(),
                     detail: e.to_string(),
                 })?;
                 self.insert
-                    .execute(params![self.encoder.source, T::KIND, position, &id[..], data, self.run_id])
-                    .at(self.encoder.path, self.encoder.op)?;
+                    .execute(params![source, T::KIND, position, &id[..], data, self.run_id])
+                    .at(path, op)?;
             }
             self.index += 1;
         }
@@ -502,8 +517,8 @@ fn push<T: StoredFact>(
     let mut item: T = d.json(&format!("fact_rows.data ({})", T::KIND), data)?;
     if let Some((source, payload)) = stamp {
         for o in item.origins_mut() {
-            o.source = source.to_string();
-            o.payload = payload.to_string();
+            o.source = source.into();
+            o.payload = payload.into();
         }
     }
     T::list(facts).push(item);
@@ -608,7 +623,7 @@ mod tests {
             last_seen: "2025-03-01 03:00:00".into(),
             samples: vec![Origin {
                 source: "leaf1".into(),
-                payload: String::new(),
+                payload: Default::default(),
                 locator: "fw.log: line 2".into(),
                 excerpt: "TRAFFIC,end".into(),
             }],

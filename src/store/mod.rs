@@ -31,6 +31,7 @@
 mod cursor;
 mod evidence_refs;
 mod facts;
+mod identity;
 mod lock;
 mod outbox;
 mod prune;
@@ -799,8 +800,8 @@ impl Store {
                     Ok((
                         r.get::<_, i64>(0)?,
                         Origin {
-                            source: r.get(1)?,
-                            payload: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                            source: r.get::<_, String>(1)?.into(),
+                            payload: r.get::<_, Option<String>>(2)?.map(Into::into).unwrap_or_default(),
                             locator: r.get(3)?,
                             excerpt: r.get(4)?,
                         },
@@ -1087,14 +1088,14 @@ fn write_evaluation(
                 if !known {
                     return Err(StoreError::MissingPayload {
                         path: path.to_path_buf(),
-                        source_name: e.source.clone(),
+                        source_name: e.source.to_string(),
                         payload_name: format!("evidence for {} {}", f.rule_id, f.subject),
                         sha256: sha256.to_string(),
                     });
                 }
             }
             insert_evidence
-                .execute(params![finding_id, e.source, payload, e.locator, e.excerpt])
+                .execute(params![finding_id, e.source.as_str(), payload, e.locator, e.excerpt])
                 .at(path, op)?;
         }
     }

@@ -313,7 +313,7 @@ mod tests {
             message: "m".into(),
             evidence: vec![Origin {
                 source: "leaf1".into(),
-                payload: cited,
+                payload: cited.into(),
                 locator: "1".into(),
                 excerpt: "e".into(),
             }],

@@ -211,7 +211,7 @@ fn compliance_officer_sees_matrix_findings_evidence_and_verdict_in_the_browser_a
         assert!(text.contains(&date), "night {date} is not in the printed calendar:\n{text}");
     }
     assert!(text.contains(LEAK_SUBJECT), "the finding {LEAK_SUBJECT} is not printed:\n{text}");
-    assert!(text.contains(&evidence.source), "evidence source {} is not printed", evidence.source);
+    assert!(text.contains(evidence.source.as_str()), "evidence source {} is not printed", evidence.source);
     assert!(
         flat.contains(&squeezed(&evidence.locator)),
         "evidence locator {} is not printed:\n{text}",

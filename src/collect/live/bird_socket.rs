@@ -319,7 +319,7 @@ protocol static static_blue { ipv4 { table blue; }; route 10.20.0.0/26 blackhole
 
     pub(crate) fn tables(facts: &Facts) -> Vec<(String, String, bool)> {
         let mut out: Vec<(String, String, bool)> =
-            facts.routes.iter().map(|r| (r.table.clone(), r.prefix.to_string(), r.best)).collect();
+            facts.routes.iter().map(|r| (r.table.to_string(), r.prefix.to_string(), r.best)).collect();
         out.sort();
         out
     }

@@ -173,7 +173,7 @@ fn config_origin(input: &AuditInput, i: usize, flow: &AllowedFlow) -> Origin {
     let ports: Vec<String> = flow.ports.iter().map(|p| format!("{}/{}", p.port, p.protocol)).collect();
     Origin {
         source: "config".into(),
-        payload: settings.digest.clone(),
+        payload: settings.digest.as_str().into(),
         locator: format!("{}: allowedFlows[{i}]", settings.file.display()),
         excerpt: format!(
             "{{ from: {}, to: {}, ports: [{}], rule: {} }}",

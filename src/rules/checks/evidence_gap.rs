@@ -40,8 +40,8 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
         }
         let error = run.error.as_deref().unwrap_or("no error text recorded");
         let mut evidence = vec![Origin {
-            source: run.name.clone(),
-            payload: run.payloads.first().map(|p| p.sha256.clone()).unwrap_or_default(),
+            source: run.name.as_str().into(),
+            payload: run.payloads.first().map(|p| p.sha256.as_str().into()).unwrap_or_default(),
             locator: format!("source run {} ({})", run.name, run.kind),
             excerpt: format!("{}: {error}", run.status.as_str()),
         }];
@@ -68,7 +68,7 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
             ),
             vec![Origin {
                 source: "config".into(),
-                payload: settings.digest.clone(),
+                payload: settings.digest.as_str().into(),
                 locator: format!("{}: sources[{i}]", settings.file.display()),
                 excerpt: format!("name: {}, kind: {}", spec.name, spec.kind.as_str()),
             }],

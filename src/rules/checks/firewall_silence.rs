@@ -83,16 +83,16 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef, params: &Params) 
             .payloads
             .iter()
             .map(|p| Origin {
-                source: run.name.clone(),
-                payload: p.sha256.clone(),
+                source: run.name.as_str().into(),
+                payload: p.sha256.as_str().into(),
                 locator: "whole payload".into(),
                 excerpt: excerpt.clone(),
             })
             .collect();
         if evidence.is_empty() {
             evidence.push(Origin {
-                source: run.name.clone(),
-                payload: String::new(),
+                source: run.name.as_str().into(),
+                payload: Default::default(),
                 locator: format!("source run {} ({})", run.name, run.kind),
                 excerpt: format!("{}: no payload read", run.status.as_str()),
             });

@@ -41,7 +41,7 @@ pub fn settings() -> Settings {
 pub fn origin(what: &str) -> Origin {
     Origin {
         source: "fixture".into(),
-        payload: "0".repeat(64),
+        payload: "0".repeat(64).into(),
         locator: format!("/{what}"),
         excerpt: what.to_string(),
     }

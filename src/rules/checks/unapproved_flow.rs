@@ -33,7 +33,7 @@ pub fn check(input: &AuditInput, ctx: &Zoning, rule: &RuleDef) -> Outcome {
         let evidence = if f.samples.is_empty() {
             // An aggregate without samples still names what the firewall logged.
             vec![Origin {
-                source: f.firewall.clone(),
+                source: f.firewall.as_str().into(),
                 locator: format!("flows/{}/{}->{}/{}", f.rule, f.from_fw_zone, f.to_fw_zone, f.dst_port),
                 excerpt: format!(
                     "{} {} {}/{} from {} to {} ({}x)",

@@ -117,7 +117,7 @@ fn span<'a>(group: &[&'a FlowAggregate]) -> (&'a str, &'a str) {
 /// An aggregate without samples still names what the firewall logged.
 pub(crate) fn summary(f: &FlowAggregate) -> Origin {
     Origin {
-        source: f.firewall.clone(),
+        source: f.firewall.as_str().into(),
         locator: format!("flows/{}/{}->{}/{}", f.rule, f.from_fw_zone, f.to_fw_zone, f.dst_port),
         excerpt: format!(
             "{} {} {}/{} from {} to {} ({}x)",
