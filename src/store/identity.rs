@@ -320,49 +320,28 @@ impl<'a, 'b> Compound<'a, 'b> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = Ok;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<Ok, Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<Ok, Error> {
-        Compound::end(self)
-    }
+/// Sequences, tuples and tuple structs/variants are all "elements, then END" in the encoding.
+macro_rules! elements_then_end {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = Ok;
+            type Error = Error;
+            fn $method<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<Ok, Error> {
+                self.element(value)
+            }
+            fn end(self) -> Result<Ok, Error> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = Ok;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<Ok, Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<Ok, Error> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = Ok;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<Ok, Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<Ok, Error> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = Ok;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<Ok, Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<Ok, Error> {
-        Compound::end(self)
-    }
-}
+elements_then_end!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = Ok;
