@@ -115,6 +115,12 @@ pub async fn run(
     // Elapsed time, not the wall clock, ends the run: a replayed night keeps its own timeline.
     let clock = std::time::Instant::now();
     let finished = || opts.started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default();
+    // What had already drifted from the baseline at the previous run, worked out before this run's
+    // facts are in memory: the previous run's facts and this run's never need to be held together.
+    let earlier_drift = match opts.evaluate {
+        Some(_) => drift_before(store, settings)?,
+        None => None,
+    };
     let run_id = store.begin_run(&settings.cluster, opts.started_at, &settings.digest, TOOL_VERSION)?;
     // Firewall logs are read incrementally: only what earlier recorded runs did not ingest.
     let mut prior = CursorBook::new();
@@ -174,18 +180,22 @@ pub async fn run(
     );
     let previous = previous_findings(store, run_id)?;
     let (new, resolved, persisting) = drift(&previous, &evaluation.findings);
+    // Drift is judged on the run's topology, not its facts: they go before the baseline is loaded.
+    let topology = earlier_drift.as_ref().map(|_| crate::alert::drift::topology(&facts, settings));
+    drop(facts);
     let messages = alert_messages(
         store,
         settings,
         &AlertInput {
             run_id,
             started_at: opts.started_at,
-            facts: &facts,
+            topology: topology.as_deref(),
             results: &evaluation.results,
             evidence_complete,
             new: &new,
             resolved: &resolved,
             persisting: &persisting,
+            earlier_drift: earlier_drift.as_ref(),
         },
     )?;
     // Findings and the notifications about them commit together: never one without the other.
@@ -285,12 +295,42 @@ impl Kept {
 struct AlertInput<'a> {
     run_id: i64,
     started_at: DateTime<Utc>,
-    facts: &'a Facts,
+    /// This run's topology, when there is a baseline to compare it with and channels to tell.
+    topology: Option<&'a [crate::alert::drift::TopologyItem]>,
     results: &'a [RuleResult],
     evidence_complete: bool,
     new: &'a [Finding],
     resolved: &'a [Finding],
     persisting: &'a [Finding],
+    /// Drift from the baseline as the previous complete run saw it ([`drift_before`]).
+    earlier_drift: Option<&'a DriftKeys>,
+}
+
+/// The keys of the items that had appeared and vanished against the baseline: enough to tell this
+/// run's drift from drift already told.
+#[derive(Debug, Default)]
+struct DriftKeys {
+    appeared: BTreeSet<String>,
+    vanished: BTreeSet<String>,
+}
+
+/// Drift of the latest complete run against the accepted baseline, when alerts would use it.
+fn drift_before(store: &Store, settings: &Settings) -> Result<Option<DriftKeys>, PipelineError> {
+    use crate::alert::drift;
+    if settings.alerts.channels.is_empty() {
+        return Ok(None);
+    }
+    if !store.has_baseline()? {
+        return Ok(None);
+    }
+    let Some(previous) = store.latest_complete_run()? else { return Ok(Some(DriftKeys::default())) };
+    // The previous run's facts are dropped once its topology is built, before the baseline's items
+    // are loaded: on a large estate each of the three is hundreds of megabytes.
+    let items = drift::topology(&store.facts(previous.id)?, settings);
+    let Some(baseline) = store.baseline()? else { return Ok(None) };
+    let before = drift::compare(&baseline.items, &items);
+    let keys = |items: Vec<drift::TopologyItem>| items.into_iter().map(|i| i.key).collect();
+    Ok(Some(DriftKeys { appeared: keys(before.appeared), vanished: keys(before.vanished) }))
 }
 
 /// The run's notifications, one per channel with something to tell. A finding counts as resolved
@@ -330,19 +370,19 @@ fn alert_messages(
             first_seen: history.get(&f.fingerprint).map_or(run.started_at, |h| h.first_seen_at),
         })
         .collect();
-    let topology_drift = match store.baseline()? {
-        Some(baseline) => {
-            let mut now = drift::compare(&baseline.items, &drift::topology(run.facts, settings));
+    let baseline = match (run.topology, run.earlier_drift) {
+        (Some(items), Some(before)) => store.baseline()?.map(|b| (b, items, before)),
+        _ => None,
+    };
+    let topology_drift = match baseline {
+        Some((baseline, items, before)) => {
+            let mut now = drift::compare(&baseline.items, items);
             if !run.evidence_complete {
                 // A source that failed delivered none of its sessions and prefixes: they are
                 // unseen, not gone.
                 now.vanished.clear();
             }
-            let before = match previous_complete_run(store, run.run_id)? {
-                Some(id) => drift::compare(&baseline.items, &drift::topology(&store.facts(id)?, settings)),
-                None => drift::TopologyDrift::default(),
-            };
-            Some(newly_drifted(now, &before))
+            Some(newly_drifted(now, before))
         }
         None => None,
     };
@@ -375,25 +415,12 @@ fn log_source(run: &SourceRun) {
 /// appears, not every night it persists.
 fn newly_drifted(
     now: crate::alert::drift::TopologyDrift,
-    before: &crate::alert::drift::TopologyDrift,
+    before: &DriftKeys,
 ) -> crate::alert::drift::TopologyDrift {
-    let keys = |items: &[crate::alert::drift::TopologyItem]| -> BTreeSet<String> {
-        items.iter().map(|i| i.key.clone()).collect()
-    };
-    let (appeared_before, vanished_before) = (keys(&before.appeared), keys(&before.vanished));
     crate::alert::drift::TopologyDrift {
-        appeared: now.appeared.into_iter().filter(|i| !appeared_before.contains(&i.key)).collect(),
-        vanished: now.vanished.into_iter().filter(|i| !vanished_before.contains(&i.key)).collect(),
+        appeared: now.appeared.into_iter().filter(|i| !before.appeared.contains(&i.key)).collect(),
+        vanished: now.vanished.into_iter().filter(|i| !before.vanished.contains(&i.key)).collect(),
     }
-}
-
-fn previous_complete_run(store: &Store, run_id: i64) -> Result<Option<i64>, PipelineError> {
-    Ok(store
-        .runs()?
-        .into_iter()
-        .rev()
-        .find(|r| r.id < run_id && r.status == RunStatus::Complete)
-        .map(|r| r.id))
 }
 
 /// Findings of the newest complete, evaluated run before this one.

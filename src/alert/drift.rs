@@ -143,23 +143,25 @@ impl TopologyDrift {
 /// Firewall zone pairs only ever appear: a pair is seen when traffic crosses it, and a night
 /// without such traffic in the log says nothing about the path being closed.
 pub fn compare(baseline: &[TopologyItem], current: &[TopologyItem]) -> TopologyDrift {
-    let sorted = |items: &[TopologyItem]| -> Vec<TopologyItem> {
-        let mut v = items.to_vec();
+    // Sorted references, not copies: a large estate's topology is hundreds of thousands of items,
+    // of which only the drifted few are cloned.
+    fn sorted(items: &[TopologyItem]) -> Vec<&TopologyItem> {
+        let mut v: Vec<&TopologyItem> = items.iter().collect();
         v.sort_by(|a, b| a.key.cmp(&b.key));
         v.dedup_by(|later, first| later.key == first.key);
         v
-    };
+    }
     let (baseline, current) = (sorted(baseline), sorted(current));
     let mut drift = TopologyDrift::default();
     let (mut b, mut c) = (baseline.into_iter().peekable(), current.into_iter().peekable());
     loop {
         match (b.peek(), c.peek()) {
             (None, None) => break,
-            (Some(_), None) => drift.vanished.extend(b.next()),
-            (None, Some(_)) => drift.appeared.extend(c.next()),
+            (Some(_), None) => drift.vanished.extend(b.next().cloned()),
+            (None, Some(_)) => drift.appeared.extend(c.next().cloned()),
             (Some(x), Some(y)) => match x.key.cmp(&y.key) {
-                Ordering::Less => drift.vanished.extend(b.next()),
-                Ordering::Greater => drift.appeared.extend(c.next()),
+                Ordering::Less => drift.vanished.extend(b.next().cloned()),
+                Ordering::Greater => drift.appeared.extend(c.next().cloned()),
                 Ordering::Equal => {
                     b.next();
                     c.next();

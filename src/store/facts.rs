@@ -40,7 +40,7 @@ use super::identity::{self, Identity, IdentityHasher};
 use super::{Context, Decoder, Result, StoreError, fact_kind};
 use crate::model::{
     BgpConfigurationFact, BgpPeerConfig, BgpSession, BlockAffinityFact, Facts, FlowAggregate, IpPoolFact,
-    NodeFact, Origin, Route, RuleHit, SourceRun, SourceStatus,
+    NodeFact, Origin, Route, RuleHit, SharedStr, SourceRun, SourceStatus,
 };
 
 /// A model type stored as a fact row.
@@ -438,7 +438,9 @@ pub(super) fn read(conn: &Connection, path: &Path, run_id: i64) -> Result<Facts>
     };
     let index: HashMap<String, usize> =
         sources.iter().enumerate().map(|(i, (_, name))| (name.clone(), i)).collect();
-    let mut payloads: HashMap<(usize, i64), String> = HashMap::new();
+    // One shared copy of each source name and digest for all the facts that carry it.
+    let names: Vec<SharedStr> = sources.iter().map(|(_, name)| SharedStr::from(name.as_str())).collect();
+    let mut payloads: HashMap<(usize, i64), SharedStr> = HashMap::new();
     {
         let mut stmt = conn
             .prepare(
@@ -453,7 +455,7 @@ pub(super) fn read(conn: &Connection, path: &Path, run_id: i64) -> Result<Facts>
         for row in rows {
             let (source_run_id, position, sha256) = row.at(path, op)?;
             if let Some(&i) = by_id.get(&source_run_id) {
-                payloads.insert((i, position), sha256);
+                payloads.insert((i, position), SharedStr::from(sha256));
             }
         }
     }
@@ -483,7 +485,7 @@ pub(super) fn read(conn: &Connection, path: &Path, run_id: i64) -> Result<Facts>
                         format!("source {} of run {run_id} has no payload at position {p}", sources[i].1),
                     )
                 })?;
-                Some((sources[i].1.as_str(), sha256.as_str()))
+                Some((&names[i], sha256))
             }
         };
         let facts = &mut per_source[i];
@@ -512,13 +514,13 @@ fn push<T: StoredFact>(
     d: &Decoder<'_>,
     facts: &mut Facts,
     data: &str,
-    stamp: Option<(&str, &str)>,
+    stamp: Option<(&SharedStr, &SharedStr)>,
 ) -> Result<()> {
     let mut item: T = d.json(&format!("fact_rows.data ({})", T::KIND), data)?;
     if let Some((source, payload)) = stamp {
         for o in item.origins_mut() {
-            o.source = source.into();
-            o.payload = payload.into();
+            o.source = source.clone();
+            o.payload = payload.clone();
         }
     }
     T::list(facts).push(item);

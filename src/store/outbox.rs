@@ -141,6 +141,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether a baseline has been accepted, without reading its items.
+    pub fn has_baseline(&self) -> Result<bool> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM baseline WHERE id = 1)", [], |r| r.get(0))
+            .at(&self.path, "read baseline")
+    }
+
     pub fn baseline(&self) -> Result<Option<Baseline>> {
         let op = "read baseline";
         let row: Option<(Option<i64>, String, String)> = self
